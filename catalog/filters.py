@@ -1,0 +1,75 @@
+"""Declarative movie filters (django-filter). Values arrive already typed from GraphQL; the FilterSet validates
+ranges and turns them into one queryset."""
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.db.models.functions import Lower
+
+from catalog.models import Genre, Movie
+
+MovieGenre = Movie.genres.through
+
+
+class NameListField(forms.Field):
+    def to_python(self, value):
+        if value in (None, ""):
+            return []
+        values = [value] if isinstance(value, str) else list(value)
+        return [str(item).strip() for item in values if str(item).strip()]
+
+
+class NameListFilter(django_filters.Filter):
+    field_class = NameListField
+
+
+def genre_ids(names: list[str], *, field: str) -> list[int]:
+    """Ids of the genres named (case-insensitively, by name or slug); unknown names are a validation error."""
+    wanted = {name.lower() for name in names}
+    found = {}
+    for pk, name, slug in Genre.objects.annotate(lname=Lower("name")).values_list("pk", "lname", "slug"):
+        found[name], found[slug] = pk, pk
+    unknown = sorted(wanted - found.keys())
+    if unknown:
+        known = ", ".join(Genre.objects.values_list("name", flat=True))
+        raise ValidationError(
+            {field: ValidationError(f"Unknown genre(s): {', '.join(unknown)}. Known genres: {known}.", code="invalid")}
+        )
+    return sorted({found[name] for name in wanted})
+
+
+class MovieFilter(django_filters.FilterSet):
+    genres = NameListFilter(method="filter_all_genres")
+    any_genres = NameListFilter(method="filter_any_genres")
+    year_from = django_filters.NumberFilter(field_name="year", lookup_expr="gte")
+    year_to = django_filters.NumberFilter(field_name="year", lookup_expr="lte")
+    released_after = django_filters.DateFilter(field_name="release_date", lookup_expr="gte")
+    released_before = django_filters.DateFilter(field_name="release_date", lookup_expr="lte")
+    min_rating = django_filters.NumberFilter(field_name="rating_mean", lookup_expr="gte")
+    min_votes = django_filters.NumberFilter(field_name="rating_count", lookup_expr="gte")
+    runtime_min = django_filters.NumberFilter(field_name="runtime", lookup_expr="gte")
+    runtime_max = django_filters.NumberFilter(field_name="runtime", lookup_expr="lte")
+
+    class Meta:
+        model = Movie
+        fields = []
+
+    def filter_all_genres(self, queryset, name, value):
+        if not value:
+            return queryset
+        ids = genre_ids(value, field=name)
+        having_all = (
+            MovieGenre.objects.filter(genre_id__in=ids)
+            .values("movie_id")
+            .annotate(matched=Count("genre_id"))
+            .filter(matched=len(ids))
+            .values("movie_id")
+        )
+        return queryset.filter(pk__in=having_all)
+
+    def filter_any_genres(self, queryset, name, value):
+        if not value:
+            return queryset
+        ids = genre_ids(value, field=name)
+        return queryset.filter(pk__in=MovieGenre.objects.filter(genre_id__in=ids).values("movie_id"))

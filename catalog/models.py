@@ -1,0 +1,75 @@
+from django.conf import settings
+from django.db import models
+
+
+class Genre(models.Model):
+    """A MovieLens genre ("Sci-Fi", "Film-Noir", ...). "(no genres listed)" is not a genre: such movies have none."""
+
+    name = models.CharField(max_length=64, unique=True)
+    slug = models.SlugField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Keyword(models.Model):
+    """A TMDb keyword ("dystopia", "heist"), used by the content-based recommender."""
+
+    name = models.CharField(max_length=255, unique=True)
+
+    def __str__(self):
+        return self.name
+
+
+class Movie(models.Model):
+    movielens_id = models.PositiveIntegerField(unique=True, help_text="MovieLens movieId.")
+    tmdb_id = models.PositiveIntegerField(null=True, blank=True, db_index=True, help_text="The Movie Database id.")
+    imdb_id = models.CharField(max_length=16, blank=True, db_index=True, help_text='IMDb id, e.g. "tt0114709".')
+    title = models.CharField(max_length=500, db_index=True, help_text='Title for people: "The Godfather".')
+    movielens_title = models.CharField(
+        max_length=500, blank=True, help_text='Title as MovieLens spells it: "Godfather, The (1972)".'
+    )
+    year = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
+    release_date = models.DateField(null=True, blank=True, db_index=True)
+    overview = models.TextField(blank=True)
+    runtime = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True, help_text="Minutes.")
+    original_language = models.CharField(max_length=16, blank=True, help_text="ISO 639-1 code.")
+    poster_path = models.CharField(max_length=255, blank=True, help_text="TMDb poster path, e.g. /abc.jpg.")
+    tmdb_popularity = models.FloatField(null=True, blank=True)
+    tmdb_vote_count = models.PositiveIntegerField(null=True, blank=True)
+    tmdb_vote_average = models.FloatField(null=True, blank=True)
+
+    # Statistics over Nexus ratings, kept exact by catalog.services.movie_stats_refresh (computed in SQL).
+    rating_count = models.PositiveIntegerField(default=0, db_index=True)
+    rating_mean = models.FloatField(null=True, blank=True, db_index=True)
+    bayesian_rating = models.FloatField(default=0, db_index=True)
+    popularity = models.FloatField(
+        default=0, db_index=True, help_text="rating_count × bayesian_rating / 5: how many people liked it."
+    )
+
+    genres = models.ManyToManyField(Genre, related_name="movies", blank=True)
+    keywords = models.ManyToManyField(Keyword, related_name="movies", blank=True)
+
+    class Meta:
+        ordering = ["-popularity", "id"]
+
+    def __str__(self):
+        return f"{self.title} ({self.year})" if self.year else self.title
+
+
+class Tag(models.Model):
+    """A MovieLens tag application: one user's free-text tag on one movie."""
+
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="tags")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=255)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "movie", "name"], name="tag_unique_per_user_movie")]
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,142 @@
+"""Catalog read operations: every query the API runs for movies and genres starts here."""
+
+from enum import Enum
+
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, TrigramWordSimilarity
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import Count, F, FloatField, Q, QuerySet, Value
+from django.db.models.functions import Greatest, Ln
+
+from catalog.filters import MovieFilter, genre_ids
+from catalog.models import Genre, Movie
+
+MAX_SEARCH_LENGTH = 200
+# A title must share this much of its trigrams with the query (pg_trgm word similarity) to count as a match.
+MIN_WORD_SIMILARITY = 0.4
+
+
+class MovieOrderField(Enum):
+    POPULARITY = "popularity"
+    RATING = "rating_mean"
+    VOTES = "rating_count"
+    RELEASE_DATE = "release_date"
+    TITLE = "title"
+    YEAR = "year"
+
+
+def movie_queryset() -> QuerySet[Movie]:
+    """Movies with what every movie card shows fetched up front (genres in one extra query per page)."""
+    return Movie.objects.prefetch_related("genres")
+
+
+def movie_get(
+    *, pk: int | None = None, movielens_id: int | None = None, tmdb_id: int | None = None, imdb_id: str | None = None
+) -> Movie | None:
+    """The movie with exactly one of the given identifiers, or None."""
+    given = {
+        key: value
+        for key, value in {"pk": pk, "movielens_id": movielens_id, "tmdb_id": tmdb_id, "imdb_id": imdb_id}.items()
+        if value is not None
+    }
+    if len(given) != 1:
+        raise ValidationError("Give exactly one of id, movielensId, tmdbId or imdbId.", code="invalid")
+    if imdb_id is not None:
+        given = {"imdb_id": normalize_imdb_id(imdb_id)}
+    # TMDb occasionally links two MovieLens entries to one id: the more popular one wins.
+    return movie_queryset().filter(**given).order_by("-popularity", "id").first()
+
+
+def normalize_imdb_id(value: str) -> str:
+    digits = value.strip().lower().removeprefix("tt")
+    if not digits.isdigit() or len(digits) > 10:
+        raise ValidationError({"imdb_id": ValidationError(f"{value!r} is not an IMDb id.", code="invalid")})
+    return f"tt{int(digits):07d}"
+
+
+def movie_list(
+    *,
+    filters: dict | None = None,
+    search: str | None = None,
+    order: MovieOrderField | None = None,
+    descending: bool = True,
+) -> QuerySet[Movie]:
+    """Filtered, searched and ordered movies. With a search and no explicit order, the best matches come first."""
+    filterset = MovieFilter(data=filters or {}, queryset=movie_queryset())
+    if not filterset.is_valid():
+        raise ValidationError(filterset.errors)
+    queryset = filterset.qs
+    if search is not None:
+        search = clean_search(search)
+        if search:
+            queryset = _search(queryset, search)
+            if order is None:
+                return queryset.order_by("-relevance", "-popularity", "id")
+    order = order or MovieOrderField.POPULARITY
+    column = F(order.value)
+    return queryset.order_by(column.desc(nulls_last=True) if descending else column.asc(nulls_last=True), "id")
+
+
+def clean_search(text: str) -> str:
+    if "\x00" in text:
+        raise ValidationError({"search": ValidationError("Search text cannot contain NUL characters.", code="invalid")})
+    text = " ".join(text.split())
+    if len(text) > MAX_SEARCH_LENGTH:
+        raise ValidationError(
+            {"search": ValidationError(f"Search text is limited to {MAX_SEARCH_LENGTH} characters.", code="invalid")}
+        )
+    return text
+
+
+def _search(queryset: QuerySet[Movie], text: str) -> QuerySet[Movie]:
+    if connection.vendor == "postgresql":
+        return _search_postgres(queryset, text)
+    # Embedded default (SQLite): every word must appear in the title; relevance is popularity.
+    for word in text.split():
+        queryset = queryset.filter(title__icontains=word)
+    return queryset.annotate(relevance=F("popularity"))
+
+
+def _search_postgres(queryset: QuerySet[Movie], text: str) -> QuerySet[Movie]:
+    """Typo-tolerant title matching (pg_trgm) ranked together with full-text matches in title and overview."""
+    query = SearchQuery(text, config="english", search_type="websearch")
+    document = SearchVector("title", "overview", config="english")
+    word_similarity = TrigramWordSimilarity(text, "title")
+    return (
+        queryset.annotate(
+            word_similarity=word_similarity,
+            title_similarity=_title_similarity(text),
+            text_rank=SearchRank(document, query),
+        )
+        .filter(Q(title__trigram_word_similar=text) | Q(title__icontains=text) | Q(text_rank__gt=0))
+        .filter(Q(word_similarity__gte=MIN_WORD_SIMILARITY) | Q(title__icontains=text) | Q(text_rank__gt=0))
+        .annotate(
+            relevance=F("word_similarity")
+            + F("title_similarity")
+            + F("text_rank")
+            # A small prior for well-known movies breaks near-ties between remakes and sequels.
+            + Ln(Greatest(F("rating_count"), Value(0)) + Value(1.0)) / Value(100.0, output_field=FloatField())
+        )
+    )
+
+
+def _title_similarity(text: str):
+    from django.contrib.postgres.search import TrigramSimilarity
+
+    return TrigramSimilarity("title", text)
+
+
+def genre_list() -> QuerySet[Genre]:
+    return Genre.objects.annotate(movie_count=Count("movies")).order_by("name")
+
+
+def genre_movie_counts() -> dict[int, int]:
+    return dict(Genre.objects.annotate(n=Count("movies")).values_list("pk", "n"))
+
+
+def popular_movies(*, genre: str | None = None) -> QuerySet[Movie]:
+    """Movies by popularity (how many people rated them, weighted by how well they liked them)."""
+    queryset = movie_queryset()
+    if genre:
+        queryset = queryset.filter(genres__in=genre_ids([genre], field="genre"))
+    return queryset.order_by("-popularity", "id")

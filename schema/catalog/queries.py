@@ -1,0 +1,98 @@
+import graphene
+from django.core.exceptions import ValidationError
+from graphene import relay
+
+from catalog import selectors
+from schema.catalog.types import GenreType, MovieConnection, MovieOrder, MovieType, OrderDirection
+from schema.core.errors import bad_input
+from schema.core.ids import parse_global_id
+from schema.core.pagination import connection_args, paginate
+
+SHORT_LIST_DEFAULT, SHORT_LIST_MAX = 20, 100
+
+
+def validation_message(exc: ValidationError) -> str:
+    return "; ".join(exc.messages)
+
+
+def short_list_size(first: int | None) -> int:
+    first = SHORT_LIST_DEFAULT if first is None else first
+    if not 0 <= first <= SHORT_LIST_MAX:
+        raise bad_input(f"`first` must be between 0 and {SHORT_LIST_MAX} (requested {first}).")
+    return first
+
+
+class CatalogQueries(graphene.ObjectType):
+    node = relay.Node.Field(description="Any object by its global id.")
+    movie = graphene.Field(
+        MovieType,
+        id=graphene.ID(description="Global id."),
+        movielens_id=graphene.Int(description="MovieLens movieId."),
+        tmdb_id=graphene.Int(description="TMDb id."),
+        imdb_id=graphene.String(description='IMDb id, with or without "tt".'),
+        description="One movie, by exactly one of its ids; null when no movie has it.",
+    )
+    movies = graphene.Field(
+        graphene.NonNull(MovieConnection),
+        search=graphene.String(
+            description="Words from the title or plot; typo tolerant. Without orderBy, best matches come first."
+        ),
+        genres=graphene.List(graphene.NonNull(graphene.String), description="Movies in all of these genres."),
+        any_genres=graphene.List(graphene.NonNull(graphene.String), description="Movies in any of these genres."),
+        year_from=graphene.Int(description="Released in this year or later."),
+        year_to=graphene.Int(description="Released in this year or earlier."),
+        released_after=graphene.Date(description="Released on this date or later."),
+        released_before=graphene.Date(description="Released on this date or earlier."),
+        min_rating=graphene.Float(description="Mean rating at least this (0.5–5.0)."),
+        min_votes=graphene.Int(description="At least this many ratings."),
+        runtime_min=graphene.Int(description="Runs at least this many minutes."),
+        runtime_max=graphene.Int(description="Runs at most this many minutes."),
+        order_by=MovieOrder(description="Sort order; popularity, descending, by default."),
+        **connection_args(),
+        description="Browse and search the catalog, a page at a time (at most 100 per page).",
+    )
+    genres = graphene.List(
+        graphene.NonNull(GenreType), required=True, description="Every genre, by name, with its movie count."
+    )
+    popular = graphene.List(
+        graphene.NonNull(MovieType),
+        required=True,
+        first=graphene.Int(description=f"How many (0–{SHORT_LIST_MAX}; default {SHORT_LIST_DEFAULT})."),
+        genre=graphene.String(description="Only this genre (name or slug)."),
+        description="The most popular movies, optionally within one genre.",
+    )
+
+    @staticmethod
+    def resolve_movie(root, info, id=None, movielens_id=None, tmdb_id=None, imdb_id=None):  # noqa: A002
+        try:
+            pk = parse_global_id(id, "Movie", field="id") if id is not None else None
+            return selectors.movie_get(pk=pk, movielens_id=movielens_id, tmdb_id=tmdb_id, imdb_id=imdb_id)
+        except ValidationError as exc:
+            raise bad_input(validation_message(exc)) from None
+
+    @staticmethod
+    def resolve_movies(
+        root, info, search=None, order_by=None, first=None, after=None, last=None, before=None, **filters
+    ):
+        try:
+            movies = selectors.movie_list(
+                filters=filters,
+                search=search,
+                order=order_by.field if order_by else None,
+                descending=order_by is None or order_by.direction != OrderDirection.ASC,
+            )
+            return paginate(movies, MovieConnection, first=first, after=after, last=last, before=before)
+        except ValidationError as exc:
+            raise bad_input(validation_message(exc)) from None
+
+    @staticmethod
+    def resolve_genres(root, info):
+        return selectors.genre_list()
+
+    @staticmethod
+    def resolve_popular(root, info, first=None, genre=None):
+        size = short_list_size(first)
+        try:
+            return selectors.popular_movies(genre=genre)[:size]
+        except ValidationError as exc:
+            raise bad_input(validation_message(exc)) from None

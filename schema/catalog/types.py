@@ -1,0 +1,143 @@
+import graphene
+from django.conf import settings
+from graphene import relay
+from graphene_django import DjangoObjectType
+
+from catalog import selectors
+from catalog.models import Genre, Movie
+from schema.core.loaders import request_memo
+from schema.core.pagination import CountableConnection
+
+
+class GenreType(DjangoObjectType):
+    """A movie genre, as MovieLens defines them."""
+
+    name = graphene.String(required=True, description='Display name, e.g. "Sci-Fi".')
+    slug = graphene.String(required=True, description='URL-safe name, e.g. "sci-fi"; accepted wherever a name is.')
+    movie_count = graphene.Int(required=True, description="Number of movies in this genre.")
+
+    class Meta:
+        model = Genre
+        name = "Genre"
+        fields = ("name", "slug")
+
+    @staticmethod
+    def resolve_movie_count(genre, info):
+        annotated = getattr(genre, "movie_count", None)
+        if annotated is not None:
+            return annotated
+        return request_memo(info, "genre_movie_counts", selectors.genre_movie_counts).get(genre.pk, 0)
+
+
+class MovieType(DjangoObjectType):
+    """A movie of the catalog: MovieLens identity and statistics, enriched with TMDb metadata where known."""
+
+    movielens_id = graphene.Int(required=True, description="MovieLens movieId.")
+    tmdb_id = graphene.Int(description="The Movie Database (TMDb) id.")
+    imdb_id = graphene.String(description='IMDb id, e.g. "tt0114709".')
+    title = graphene.String(required=True, description='Title as people write it: "The Godfather".')
+    movielens_title = graphene.String(
+        required=True, description='Title exactly as MovieLens spells it: "Godfather, The (1972)".'
+    )
+    year = graphene.Int(description="Release year.")
+    release_date = graphene.Date(description="Release date (from TMDb or MovieLens), when known.")
+    overview = graphene.String(required=True, description="Plot summary from TMDb; empty when unknown.")
+    runtime = graphene.Int(description="Running time in minutes.")
+    original_language = graphene.String(description='ISO 639-1 code of the original language, e.g. "en".')
+    poster_url = graphene.String(description="Poster image URL (TMDb), when known.")
+    genres = graphene.List(graphene.NonNull(GenreType), required=True, description="Genres, by name.")
+    rating_count = graphene.Int(required=True, description="Number of ratings on Nexus.")
+    rating_mean = graphene.Float(description="Mean rating (0.5–5.0); null when nobody has rated it.")
+    bayesian_rating = graphene.Float(
+        required=True, description="Mean rating shrunk towards the catalog prior: fair across few and many votes."
+    )
+    popularity = graphene.Float(
+        required=True, description="How many people liked it: ratingCount × bayesianRating / 5."
+    )
+
+    class Meta:
+        model = Movie
+        name = "Movie"
+        interfaces = (relay.Node,)
+        fields = (
+            "id",
+            "movielens_id",
+            "tmdb_id",
+            "imdb_id",
+            "title",
+            "movielens_title",
+            "year",
+            "release_date",
+            "overview",
+            "runtime",
+            "original_language",
+            "genres",
+            "rating_count",
+            "rating_mean",
+            "bayesian_rating",
+            "popularity",
+        )
+
+    @classmethod
+    def get_queryset(cls, queryset, info):
+        return queryset.prefetch_related("genres")
+
+    @staticmethod
+    def resolve_imdb_id(movie, info):
+        return movie.imdb_id or None
+
+    @staticmethod
+    def resolve_original_language(movie, info):
+        return movie.original_language or None
+
+    @staticmethod
+    def resolve_poster_url(movie, info):
+        return f"{settings.TMDB_IMAGE_BASE_URL}{movie.poster_path}" if movie.poster_path else None
+
+    @staticmethod
+    def resolve_genres(movie, info):
+        return movie.genres.all()
+
+
+class MovieConnection(CountableConnection):
+    """A page of movies."""
+
+    class Meta:
+        node = MovieType
+
+
+class OrderDirection(graphene.Enum):
+    """Sort direction."""
+
+    ASC = "asc"
+    DESC = "desc"
+
+    @property
+    def description(self):
+        return "Ascending (smallest first)." if self == OrderDirection.ASC else "Descending (largest first)."
+
+
+_ORDER_FIELD_DESCRIPTIONS = {
+    selectors.MovieOrderField.POPULARITY: "How many people liked it (see Movie.popularity).",
+    selectors.MovieOrderField.RATING: "Mean rating; combine with minVotes to skip movies with few ratings.",
+    selectors.MovieOrderField.VOTES: "Number of ratings.",
+    selectors.MovieOrderField.RELEASE_DATE: "Release date.",
+    selectors.MovieOrderField.TITLE: "Title, alphabetically.",
+    selectors.MovieOrderField.YEAR: "Release year.",
+}
+
+
+def _describe_order_field(value):
+    if value is None:
+        return "What to sort movies by. Missing values (no release date, no ratings) always sort last."
+    return _ORDER_FIELD_DESCRIPTIONS[value]
+
+
+MovieOrderField = graphene.Enum.from_enum(selectors.MovieOrderField, description=_describe_order_field)
+
+
+class MovieOrder(graphene.InputObjectType):
+    """Sort order for movie lists."""
+
+    field = MovieOrderField(required=True, description="The value to sort by.")
+    direction = OrderDirection(default_value=OrderDirection.DESC, description="Sort direction; DESC by default.")

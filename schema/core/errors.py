@@ -1,0 +1,77 @@
+"""Errors clients can act on: ``errors: [Error!]!`` in mutation payloads, ``extensions.code`` on GraphQL errors."""
+
+import graphene
+from django.core.exceptions import ValidationError
+from graphene.utils.str_converters import to_camel_case
+from graphql import GraphQLError
+
+
+class ErrorCode(graphene.Enum):
+    """Machine-readable reason for an error in a mutation payload."""
+
+    INVALID = "invalid"
+    REQUIRED = "required"
+    NOT_FOUND = "not_found"
+    UNIQUE = "unique"
+    OUT_OF_RANGE = "out_of_range"
+    PASSWORD_TOO_WEAK = "password_too_weak"  # noqa: S105 - an error code, not a password
+    WRONG_PASSWORD = "wrong_password"  # noqa: S105
+    PERMISSION_DENIED = "permission_denied"
+    RATE_LIMITED = "rate_limited"
+
+    @property
+    def description(self):
+        return _CODE_DESCRIPTIONS.get(self.value)
+
+
+_CODE_DESCRIPTIONS = {
+    "invalid": "The value is malformed or not allowed.",
+    "required": "The value is missing.",
+    "not_found": "No object has this id.",
+    "unique": "The value is already taken.",
+    "out_of_range": "The number is outside the allowed range or step.",
+    "password_too_weak": "The password fails the password policy.",
+    "wrong_password": "The password does not match.",
+    "permission_denied": "The caller may not do this.",
+    "rate_limited": "Too many attempts; try again later.",
+}
+_KNOWN_CODES = set(_CODE_DESCRIPTIONS)
+
+
+class Error(graphene.ObjectType):
+    """A problem with the input of a mutation. Nothing was changed when a payload carries errors."""
+
+    field = graphene.String(description="The input field (camelCase) the error is about; null for the whole input.")
+    message = graphene.String(required=True, description="Human-readable explanation, safe to show to people.")
+    code = graphene.Field(ErrorCode, required=True, description="Machine-readable reason.")
+
+
+def errors_from_validation_error(exc: ValidationError) -> list[Error]:
+    """Flatten a Django ValidationError (from a service) into payload errors with camelCase field names."""
+    by_field = exc.error_dict if hasattr(exc, "error_dict") else {None: exc.error_list}
+    errors = []
+    for field, field_errors in by_field.items():
+        for error in field_errors:
+            message = error.message % error.params if error.params else error.message
+            code = error.code if error.code in _KNOWN_CODES else "invalid"
+            errors.append(
+                Error(
+                    field=to_camel_case(field) if field and field != "__all__" else None,
+                    message=str(message),
+                    code=code,
+                )
+            )
+    return errors
+
+
+def bad_input(message: str) -> GraphQLError:
+    """A GraphQL error for arguments the schema accepts by type but not by value (bad cursor, page too large)."""
+    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
+
+
+def unauthenticated() -> GraphQLError:
+    return GraphQLError("You must be logged in to do this.", extensions={"code": "UNAUTHENTICATED"})
+
+
+def permission_denied(message: str = "You do not have permission to do this.") -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "FORBIDDEN"})
