@@ -5,7 +5,6 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.db.models.functions import Lower
 
 from catalog.models import Genre, Movie
 
@@ -26,17 +25,15 @@ class NameListFilter(django_filters.Filter):
 
 def genre_ids(names: list[str], *, field: str) -> list[int]:
     """Ids of the genres named (case-insensitively, by name or slug); unknown names are a validation error."""
-    wanted = {name.lower() for name in names}
-    found = {}
-    for pk, name, slug in Genre.objects.annotate(lname=Lower("name")).values_list("pk", "lname", "slug"):
-        found[name], found[slug] = pk, pk
-    unknown = sorted(wanted - found.keys())
+    known = {}
+    for pk, name, slug in Genre.objects.values_list("pk", "name", "slug"):
+        known[name.lower()], known[slug] = pk, pk
+    unknown = [name for name in names if name.lower() not in known]
     if unknown:
-        known = ", ".join(Genre.objects.values_list("name", flat=True))
-        raise ValidationError(
-            {field: ValidationError(f"Unknown genre(s): {', '.join(unknown)}. Known genres: {known}.", code="invalid")}
-        )
-    return sorted({found[name] for name in wanted})
+        listing = ", ".join(Genre.objects.values_list("name", flat=True))
+        message = f"Unknown genre(s): {', '.join(unknown)}. Known genres: {listing}."
+        raise ValidationError({field: ValidationError(message, code="invalid")})
+    return sorted({known[name.lower()] for name in names})
 
 
 class MovieFilter(django_filters.FilterSet):

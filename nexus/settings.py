@@ -107,6 +107,10 @@ if os.environ.get("NEXUS_TEST_DATABASE_NAME"):
     # Lets several test runs share one PostgreSQL server without fighting over the same test database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["NEXUS_TEST_DATABASE_NAME"]}
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+if IS_POSTGRES:
+    # Title search matches when a query shares 40% of its trigrams with some run of words in the title, so that
+    # "godfahter" finds "The Godfather" (pg_trgm's default of 60% is too strict for one-word typos).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c pg_trgm.word_similarity_threshold=0.4"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
@@ -159,18 +163,43 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Access tokens are short-lived (at most an hour) and name the account by id; refresh tokens live server side,
+# are single-use (rotated) and revocable. Handlers and the token-free mutations are in schema/users/auth.py.
+JWT_ACCESS_TOKEN_MINUTES = env_int("JWT_ACCESS_TOKEN_MINUTES", 15)
+if not 0 < JWT_ACCESS_TOKEN_MINUTES <= 60:
+    raise ImproperlyConfigured("JWT_ACCESS_TOKEN_MINUTES must be between 1 and 60.")
 GRAPHQL_JWT = {
     "JWT_SECRET_KEY": JWT_SECRET_KEY,
     "JWT_ALGORITHM": "HS256",
     "JWT_VERIFY": True,
     "JWT_VERIFY_EXPIRATION": True,
-    "JWT_EXPIRATION_DELTA": timedelta(minutes=env_int("JWT_ACCESS_TOKEN_MINUTES", 15)),
+    "JWT_EXPIRATION_DELTA": timedelta(minutes=JWT_ACCESS_TOKEN_MINUTES),
     "JWT_LONG_RUNNING_REFRESH_TOKEN": True,
     "JWT_REFRESH_EXPIRATION_DELTA": timedelta(days=env_int("JWT_REFRESH_TOKEN_DAYS", 14)),
     "JWT_AUTH_HEADER_PREFIX": "Bearer",
     "JWT_ALLOW_ARGUMENT": False,
     "JWT_LEEWAY": 0,
+    "JWT_PAYLOAD_HANDLER": "schema.users.auth.jwt_payload",
+    "JWT_PAYLOAD_GET_USERNAME_HANDLER": "schema.users.auth.jwt_subject",
+    "JWT_GET_USER_BY_NATURAL_KEY_HANDLER": "schema.users.auth.user_by_jwt_subject",
+    "JWT_ALLOW_ANY_HANDLER": "schema.users.auth.runs_without_access_token",
+    "JWT_ALLOW_ANY_CLASSES": [
+        "schema.users.mutations.Register",
+        "schema.users.auth.TokenAuth",
+        "schema.users.auth.VerifyToken",
+        "schema.users.auth.RefreshToken",
+        "schema.users.auth.RevokeToken",
+    ],
+    "JWT_COOKIE_SECURE": not DEBUG,
+    "JWT_COOKIE_SAMESITE": "Lax",
 }
+# Cookie mode for browser clients: tokens are also set as HttpOnly cookies, and requests carrying them must pass
+# Django's CSRF check (X-CSRFToken header).
+NEXUS_JWT_COOKIE = env_bool("JWT_COOKIE", False)
+# Login throttling (users/throttling.py): this many failed logins per account name or client address within the
+# window refuse further logins until the window has passed.
+NEXUS_LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 10)
+NEXUS_LOGIN_FAILURE_WINDOW = timedelta(minutes=env_int("LOGIN_FAILURE_WINDOW_MINUTES", 15))
 
 # --- GraphQL ----------------------------------------------------------------------------------------------------
 GRAPHENE = {

@@ -106,7 +106,7 @@ def test_default_order_is_popularity_desc(gql):
 
 def test_cursor_pagination_forward_and_backward_agree(gql):
     query = """query($first: Int, $after: String, $last: Int, $before: String) {
-      movies(genres: ["Western"], first: $first, after: $after, last: $last, before: $before) {
+      movies(genres: ["Film-Noir"], first: $first, after: $after, last: $last, before: $before) {
         totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
         edges { cursor node { id } }
       }
@@ -217,7 +217,7 @@ def test_search_is_typo_tolerant_on_postgres(gql, postgres):
 def test_search_matches_the_plot_on_postgres(gql, postgres):
     titles = [
         e["node"]["title"]
-        for e in gql.data('{ movies(search: "cowboy doll", first: 10) { edges { node { title } } } }')["movies"][
+        for e in gql.data('{ movies(search: "woody buzz", first: 10) { edges { node { title } } } }')["movies"][
             "edges"
         ]
     ]
