@@ -10,34 +10,45 @@ from users.models import Rating
 
 
 def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
-    """Recompute rating statistics from the ratings table, in SQL, for the given movies (or all of them).
+    """Recompute rating statistics from the ratings table, in one SQL statement, for the given movies (or all).
 
-    Exact under concurrent writers when the caller holds the movies' row locks (``select_for_update``) for the
-    rest of its transaction: the aggregate then sees every committed rating of those movies.
+    Only rows whose statistics change are written, so refreshing after an unchanged re-import is cheap. Exact under
+    concurrent writers when the caller holds the movies' row locks (``select_for_update``) for the rest of its
+    transaction: the aggregate then sees every committed rating of those movies.
     """
     movie_table, rating_table = Movie._meta.db_table, Rating._meta.db_table
-    prior_weight, prior_mean = settings.NEXUS_RATING_PRIOR_WEIGHT, settings.NEXUS_RATING_PRIOR_MEAN
-    params: list = []
-    only_movies, only_ratings = "", ""
+    weight, prior = float(settings.NEXUS_RATING_PRIOR_WEIGHT), float(settings.NEXUS_RATING_PRIOR_MEAN)
+    params: list[int] = []
+    only_movies = only_ratings = ""
     if movie_ids is not None:
         ids = sorted(set(movie_ids))
         if not ids:
             return
         placeholders = ", ".join(["%s"] * len(ids))
-        only_movies, only_ratings = f"WHERE id IN ({placeholders})", f"WHERE movie_id IN ({placeholders})"
-        params = ids
-    bayesian = f"(({prior_weight} * {prior_mean} + s.total) / ({prior_weight} + s.n))"
+        only_movies, only_ratings = f"WHERE movie.id IN ({placeholders})", f"WHERE movie_id IN ({placeholders})"
+        params = ids + ids
+    count, total = "COALESCE(agg.n, 0)", "COALESCE(agg.total, 0)"
+    bayesian = f"(({weight} * {prior} + {total}) / ({weight} + {count}))"
+    statistics = (
+        f"SELECT movie.id AS movie_id, {count} AS n, agg.total / agg.n AS mean, "  # noqa: S608 - no user input
+        f"{bayesian} AS bayesian, {count} * {bayesian} / 5.0 AS popularity "
+        f"FROM {movie_table} AS movie LEFT JOIN ("
+        f"SELECT movie_id, COUNT(*) AS n, CAST(SUM(score) AS DOUBLE PRECISION) AS total "
+        f"FROM {rating_table} {only_ratings} GROUP BY movie_id) AS agg ON agg.movie_id = movie.id {only_movies}"
+    )
+    changed = " OR ".join(
+        f"{movie_table}.{column} IS DISTINCT FROM stats.{value}"
+        for column, value in (
+            ("rating_count", "n"),
+            ("rating_mean", "mean"),
+            ("bayesian_rating", "bayesian"),
+            ("popularity", "popularity"),
+        )
+    )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {movie_table} SET rating_count = 0, rating_mean = NULL, "  # noqa: S608 - no user input
-            f"bayesian_rating = {prior_mean}, popularity = 0 {only_movies}",
-            params,
-        )
-        cursor.execute(
-            f"UPDATE {movie_table} SET rating_count = s.n, rating_mean = s.total / s.n, "  # noqa: S608
-            f"bayesian_rating = {bayesian}, popularity = s.n * {bayesian} / 5.0 "
-            f"FROM (SELECT movie_id, COUNT(*) AS n, CAST(SUM(score) AS DOUBLE PRECISION) AS total "
-            f"FROM {rating_table} {only_ratings} GROUP BY movie_id) AS s "
-            f"WHERE {movie_table}.id = s.movie_id",
+            f"UPDATE {movie_table} SET rating_count = stats.n, rating_mean = stats.mean, "  # noqa: S608 - no user input
+            f"bayesian_rating = stats.bayesian, popularity = stats.popularity "
+            f"FROM ({statistics}) AS stats WHERE {movie_table}.id = stats.movie_id AND ({changed})",
             params,
         )
