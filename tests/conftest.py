@@ -84,6 +84,12 @@ def redis_cache():
 
 
 @pytest.fixture(autouse=True)
+def _cheap_password_hashing(settings):
+    """Argon2 as in production, with tiny costs: a third of a second per hash adds up over a suite."""
+    settings.PASSWORD_HASHERS = ["tests.users.factories.CheapArgon2PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _clean_cache():
     """Every test starts with an empty cache (throttles, cached responses, recommendation lists)."""
     cache.clear()

@@ -1,6 +1,5 @@
 import graphene
 from django.core.exceptions import ValidationError
-from graphene import relay
 
 from catalog import selectors
 from schema.catalog.types import GenreType, MovieConnection, MovieOrder, MovieType, OrderDirection
@@ -23,7 +22,6 @@ def short_list_size(first: int | None) -> int:
 
 
 class CatalogQueries(graphene.ObjectType):
-    node = relay.Node.Field(description="Any object by its global id.")
     movie = graphene.Field(
         MovieType,
         id=graphene.ID(description="Global id."),

@@ -7,6 +7,7 @@ from catalog import selectors
 from catalog.models import Genre, Movie
 from schema.core.loaders import request_memo
 from schema.core.pagination import CountableConnection
+from schema.users.loaders import viewer_library
 
 
 class GenreType(DjangoObjectType):
@@ -54,6 +55,9 @@ class MovieType(DjangoObjectType):
     popularity = graphene.Float(
         required=True, description="How many people liked it: ratingCount × bayesianRating / 5."
     )
+    my_rating = graphene.Float(description="Your rating (0.5–5.0); null when you have not rated it or are anonymous.")
+    is_favorite = graphene.Boolean(required=True, description="Whether it is among your favorites.")
+    in_watchlist = graphene.Boolean(required=True, description="Whether it is on your watchlist.")
 
     class Meta:
         model = Movie
@@ -97,6 +101,19 @@ class MovieType(DjangoObjectType):
     @staticmethod
     def resolve_genres(movie, info):
         return movie.genres.all()
+
+    @staticmethod
+    def resolve_my_rating(movie, info):
+        score = viewer_library(info).scores.get(movie.pk)
+        return float(score) if score is not None else None
+
+    @staticmethod
+    def resolve_is_favorite(movie, info):
+        return movie.pk in viewer_library(info).favorite_ids
+
+    @staticmethod
+    def resolve_in_watchlist(movie, info):
+        return movie.pk in viewer_library(info).watchlist_ids
 
 
 class MovieConnection(CountableConnection):

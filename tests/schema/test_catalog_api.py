@@ -259,3 +259,12 @@ def test_malformed_arguments_are_graphql_errors_not_500s(gql):
     assert body["errors"] and not body.get("data")
     body = gql.execute('{ movies(yearFrom: "1990") { totalCount } }')
     assert body["errors"] and not body.get("data")
+
+
+def test_node_field_finds_movies_and_refuses_other_ids(gql):
+    movie = gql.data("{ movie(movielensId: 1) { id } }")["movie"]
+    node = gql.data(f'{{ node(id: "{movie["id"]}") {{ ... on Movie {{ title }} }} }}')["node"]
+    assert node == {"title": "Toy Story"}
+    for bad in ("VXNlcjox", "not base64 at all", "R2VucmU6MQ=="):  # User:1, garbage, Genre:1 (not a node)
+        error = gql.execute(f'{{ node(id: "{bad}") {{ id }} }}')["errors"][0]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", error

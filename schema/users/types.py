@@ -1,0 +1,139 @@
+import graphene
+from graphene_django import DjangoObjectType
+
+from schema.catalog.types import GenreType, MovieType
+from schema.core.auth import viewer
+from schema.core.errors import permission_denied
+from schema.core.pagination import CountableConnection, connection_args, paginate
+from users import selectors
+from users.models import Rating, User, WatchEvent
+
+
+class RatingType(DjangoObjectType):
+    """Your rating of a movie."""
+
+    score = graphene.Float(required=True, description="0.5 to 5.0, in half steps.")
+    movie = graphene.Field(graphene.NonNull(MovieType), description="The movie rated.")
+    created_at = graphene.DateTime(required=True, description="When you first rated the movie.")
+    updated_at = graphene.DateTime(required=True, description="When you last changed the score.")
+
+    class Meta:
+        model = Rating
+        name = "Rating"
+        fields = ("score", "movie", "created_at", "updated_at")
+
+    @staticmethod
+    def resolve_score(rating, info):
+        return float(rating.score)
+
+
+class WatchEventType(DjangoObjectType):
+    """One viewing of a movie in your history."""
+
+    movie = graphene.Field(graphene.NonNull(MovieType), description="The movie watched.")
+    watched_at = graphene.DateTime(required=True, description="When you watched it.")
+
+    class Meta:
+        model = WatchEvent
+        name = "WatchEvent"
+        fields = ("movie", "watched_at")
+
+
+class RatingConnection(CountableConnection):
+    """A page of your ratings, most recently rated or changed first."""
+
+    class Meta:
+        node = RatingType
+
+
+class WatchEventConnection(CountableConnection):
+    """A page of your viewing history, most recent first."""
+
+    class Meta:
+        node = WatchEventType
+
+
+class LibraryMovieConnection(CountableConnection):
+    """A page of movies from one of your lists (favorites, watchlist), most recently added first."""
+
+    class Meta:
+        node = MovieType
+
+    class Edge:
+        added_at = graphene.DateTime(required=True, description="When you added the movie to the list.")
+
+
+class UserType(DjangoObjectType):
+    """Your account: profile and library. Only ever your own: no query returns another user."""
+
+    username = graphene.String(required=True, description="Your login name, unique regardless of case.")
+    email = graphene.String(description="Your email address.")
+    display_name = graphene.String(required=True, description="The name shown to people; may be empty.")
+    bio = graphene.String(required=True, description="A few words about you; may be empty.")
+    favorite_genres = graphene.List(
+        graphene.NonNull(GenreType), required=True, description="Genres you like, for recommendations."
+    )
+    ratings = graphene.Field(
+        graphene.NonNull(RatingConnection), **connection_args(), description="Your ratings, newest first."
+    )
+    favorites = graphene.Field(
+        graphene.NonNull(LibraryMovieConnection),
+        **connection_args(),
+        description="Your favorite movies, most recently added first.",
+    )
+    watchlist = graphene.Field(
+        graphene.NonNull(LibraryMovieConnection),
+        **connection_args(),
+        description="Movies you want to watch, most recently added first.",
+    )
+    history = graphene.Field(
+        graphene.NonNull(WatchEventConnection),
+        **connection_args(),
+        description="Your viewings, most recent first.",
+    )
+
+    class Meta:
+        model = User
+        name = "User"
+        fields = ("username", "email", "display_name", "bio", "favorite_genres")
+
+    @staticmethod
+    def resolve_email(user, info):
+        return _own(user, info).email or None
+
+    @staticmethod
+    def resolve_favorite_genres(user, info):
+        return _own(user, info).favorite_genres.all()
+
+    @staticmethod
+    def resolve_ratings(user, info, **page):
+        return paginate(selectors.user_ratings(user=_own(user, info)), RatingConnection, **page)
+
+    @staticmethod
+    def resolve_favorites(user, info, **page):
+        return paginate(
+            selectors.user_favorites(user=_own(user, info)), LibraryMovieConnection, **page, edge_fields=_list_edge
+        )
+
+    @staticmethod
+    def resolve_watchlist(user, info, **page):
+        return paginate(
+            selectors.user_watchlist(user=_own(user, info)), LibraryMovieConnection, **page, edge_fields=_list_edge
+        )
+
+    @staticmethod
+    def resolve_history(user, info, **page):
+        return paginate(selectors.user_history(user=_own(user, info)), WatchEventConnection, **page)
+
+
+def _own(user: User, info) -> User:
+    """Private fields resolve for the caller's own account only (a second line of defence: no field returns
+    another user in the first place)."""
+    caller = viewer(info)
+    if caller is None or caller.pk != user.pk:
+        raise permission_denied("You can only see your own account.")
+    return user
+
+
+def _list_edge(entry) -> dict:
+    return {"node": entry.movie, "added_at": entry.created_at}

@@ -1,0 +1,369 @@
+"""Write operations on accounts, login sessions (refresh tokens) and the user's library.
+
+Invalid input raises ``ValidationError({field: ValidationError(message, code=...)})``, listing every problem at
+once; the API turns it into payload ``errors``. Rating writes lock the movie rows they touch (in id order, so
+concurrent writers never deadlock) before ``movie_stats_refresh`` recomputes the statistics in SQL: the statistics
+stay exact however many people rate at once.
+"""
+
+import math
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate, password_validation
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from graphql_jwt.refresh_token.models import AbstractRefreshToken
+from graphql_jwt.refresh_token.utils import get_refresh_token_model
+
+from catalog.filters import genre_ids
+from catalog.models import Movie
+from catalog.services import movie_stats_refresh
+from users import throttling
+from users.models import RATING_SCORES, Favorite, HiddenMovie, Rating, User, WatchEvent, WatchlistItem
+
+# Imported MovieLens users are "movielens-<id>": a person taking such a name would collide with a later import.
+RESERVED_USERNAME_PREFIX = "movielens-"
+DISPLAY_NAME_MAX_LENGTH = 100
+BIO_MAX_LENGTH = 2000
+# A device's clock may run a little ahead of ours; a viewing it stamps "now" is not in the future.
+WATCHED_AT_CLOCK_SKEW = timedelta(minutes=5)
+MOVIE_STATISTICS = ("rating_count", "rating_mean", "bayesian_rating", "popularity")
+
+
+# --- Accounts ----------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_register(*, username: str, email: str, password: str, favorite_genres: list[str] | None = None) -> User:
+    """Create an account. Username and email are unique regardless of case; the password must pass Django's
+    validators (judged against this username and email) and is stored with Argon2."""
+    candidate = User(username=username.strip(), email=email.strip())
+    values = _validated(
+        username=partial(_clean_username, username),
+        email=partial(_clean_email, email),
+        password=partial(_check_password, password, user=candidate, field="password"),
+        favorite_genres=partial(genre_ids, favorite_genres or [], field="favorite_genres"),
+    )
+    user = User(username=values["username"], email=values["email"])
+    user.set_password(password)
+    _save_unique(user)
+    user.favorite_genres.set(values["favorite_genres"])
+    return user
+
+
+@transaction.atomic
+def user_profile_update(
+    *,
+    user: User,
+    display_name: str | None = None,
+    bio: str | None = None,
+    email: str | None = None,
+    favorite_genres: list[str] | None = None,
+) -> User:
+    """Change the given parts of the profile; None leaves a part as it is (an empty genre list clears them)."""
+    checks: dict[str, Callable[[], Any]] = {}
+    if display_name is not None:
+        checks["display_name"] = partial(_clean_text, display_name, field="display_name", limit=DISPLAY_NAME_MAX_LENGTH)
+    if bio is not None:
+        checks["bio"] = partial(_clean_text, bio, field="bio", limit=BIO_MAX_LENGTH)
+    if email is not None:
+        checks["email"] = partial(_clean_email, email, account=user)
+    if favorite_genres is not None:
+        checks["favorite_genres"] = partial(genre_ids, favorite_genres, field="favorite_genres")
+    values = _validated(**checks)
+
+    genres = values.pop("favorite_genres", None)
+    for name, value in values.items():
+        setattr(user, name, value)
+    if values:
+        _save_unique(user, update_fields=list(values))
+    if genres is not None:
+        user.favorite_genres.set(genres)
+    return user
+
+
+@transaction.atomic
+def user_password_change(*, user: User, old_password: str, new_password: str) -> None:
+    """Set a new password and log out every session: all of the user's refresh tokens are revoked."""
+    _check_current_password(user, old_password, field="old_password")
+    _validated(new_password=partial(_check_password, new_password, user=user, field="new_password"))
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    user_refresh_tokens_revoke(user=user)
+
+
+@transaction.atomic
+def user_account_delete(*, user: User, password: str) -> None:
+    """The user's own request to close their account, confirmed with their password."""
+    _check_current_password(user, password, field="password")
+    user_delete(user=user)
+
+
+@transaction.atomic
+def user_delete(*, user: User) -> None:
+    """Delete the account with its library, tags and refresh tokens, and correct the statistics of every movie it
+    had rated."""
+    # Locked before reading the ratings: a rating of this user committed meanwhile would otherwise be deleted
+    # without its movie's statistics being corrected.
+    User.objects.select_for_update().get(pk=user.pk)
+    rated_movie_ids = _lock_movies(Rating.objects.filter(user=user).values("movie_id"))
+    user.delete()
+    movie_stats_refresh(movie_ids=rated_movie_ids)
+
+
+def user_login(*, username: str, password: str, client_address: str | None) -> User:
+    """Check a username (any case) and password. Refused without checking the password once the account name or
+    the client address has failed too often (users.throttling)."""
+    if throttling.login_is_throttled(username=username, client_address=client_address):
+        minutes = math.ceil(settings.NEXUS_LOGIN_FAILURE_WINDOW.total_seconds() / 60)
+        raise ValidationError(
+            f"Too many failed login attempts. Try again in up to {minutes} minutes.", code="rate_limited"
+        )
+    stored_username = User.objects.filter(username__iexact=username.strip()).values_list("username", flat=True).first()
+    # For unknown names authenticate() still hashes the password, so response times do not tell them apart.
+    user = authenticate(username=stored_username or username, password=password)
+    if user is None:
+        throttling.login_failure_record(username=username, client_address=client_address)
+        raise ValidationError("Invalid username or password.", code="invalid_credentials")
+    throttling.login_success_record(username=username)
+    return user
+
+
+def _validated(**checks: Callable[[], Any]) -> dict[str, Any]:
+    """Run every check and return their results by name; raise one ValidationError listing all failures."""
+    results: dict[str, Any] = {}
+    errors: dict[str, list[ValidationError]] = {}
+    for name, check in checks.items():
+        try:
+            results[name] = check()
+        except ValidationError as exc:
+            exc.update_error_dict(errors)
+    if errors:
+        raise ValidationError(errors)
+    return results
+
+
+def _field_error(field: str, message: str, code: str, **params) -> ValidationError:
+    return ValidationError({field: ValidationError(message, code=code, params=params or None)})
+
+
+def _clean_username(username: str) -> str:
+    username = User.normalize_username(username.strip())
+    if username.lower().startswith(RESERVED_USERNAME_PREFIX):
+        raise _field_error("username", f'Usernames starting with "{RESERVED_USERNAME_PREFIX}" are reserved.', "invalid")
+    _check_account_field("username", username, missing="Choose a username.")
+    return username
+
+
+def _clean_email(email: str, *, account: User | None = None) -> str:
+    email = User.objects.normalize_email(email.strip())
+    _check_account_field("email", email, account=account, missing="Enter an email address.")
+    return email
+
+
+def _check_account_field(field: str, value: str, *, missing: str, account: User | None = None) -> None:
+    """Given, valid for the model field (length, characters, format), and no other account's in any case."""
+    if not value:
+        raise _field_error(field, missing, "required")
+    try:
+        User._meta.get_field(field).run_validators(value)
+    except ValidationError as exc:
+        raise ValidationError({field: exc.error_list}) from None
+    others = User.objects.filter(**{f"{field}__iexact": value})
+    if account is not None:
+        others = others.exclude(pk=account.pk)
+    if others.exists():
+        raise _taken(field)
+
+
+def _clean_text(value: str, *, field: str, limit: int) -> str:
+    value = value.strip()
+    if len(value) > limit:
+        raise _field_error(
+            field, "At most %(limit)d characters (got %(length)d).", "invalid", limit=limit, length=len(value)
+        )
+    return value
+
+
+def _check_password(password: str, *, user: User, field: str) -> None:
+    try:
+        password_validation.validate_password(password, user=user)
+    except ValidationError as exc:
+        weaknesses = [ValidationError(e.message, code="password_too_weak", params=e.params) for e in exc.error_list]
+        raise ValidationError({field: weaknesses}) from None
+
+
+def _check_current_password(user: User, password: str, *, field: str) -> None:
+    if not user.check_password(password):
+        raise _field_error(field, "The password is not correct.", "wrong_password")
+
+
+def _taken(field: str) -> ValidationError:
+    return _field_error(field, f"An account with this {field} already exists.", "unique")
+
+
+def _save_unique(user: User, **save_options) -> None:
+    """Save, reporting a lost race for a username or email (checked above, but taken by a concurrent request
+    since then) as a validation error: the database's case-insensitive constraints have the last word."""
+    try:
+        with transaction.atomic():
+            user.save(**save_options)
+    except IntegrityError as exc:
+        field = next((name for name in ("username", "email") if name in str(exc)), None)
+        if field is None:
+            raise
+        raise _taken(field) from exc
+
+
+# --- Login sessions: refresh tokens, stored server side (graphql_jwt.refresh_token) ------------------------------
+
+
+def refresh_token_create(*, user: User) -> AbstractRefreshToken:
+    return get_refresh_token_model().objects.create(user=user)
+
+
+@transaction.atomic
+def refresh_token_rotate(*, token: str) -> AbstractRefreshToken:
+    """Exchange a refresh token for a new one; the old one is revoked, so each can be used once."""
+    current = _active_refresh_token(token)
+    current.revoke()
+    return refresh_token_create(user=current.user)
+
+
+@transaction.atomic
+def refresh_token_revoke(*, token: str) -> AbstractRefreshToken:
+    current = _active_refresh_token(token)
+    current.revoke()
+    return current
+
+
+def user_refresh_tokens_revoke(*, user: User) -> int:
+    """Log the user out everywhere: revoke every refresh token they still hold."""
+    return get_refresh_token_model().objects.filter(user=user, revoked__isnull=True).update(revoked=timezone.now())
+
+
+def _active_refresh_token(token: str) -> AbstractRefreshToken:
+    # The row lock makes a concurrent second use of the same token wait, then find it revoked.
+    stored = (
+        get_refresh_token_model()
+        .objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(token=token, revoked__isnull=True)
+        .first()
+    )
+    if stored is None or not stored.user.is_active:
+        raise ValidationError(
+            "This refresh token is not valid: it was revoked, already exchanged, or never issued.",
+            code="invalid_token",
+        )
+    if stored.is_expired():
+        raise ValidationError("This refresh token has expired: log in again.", code="token_expired")
+    return stored
+
+
+# --- The library -------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def rating_upsert(*, user: User, movie: Movie, score: Decimal | float | str) -> Rating:
+    """Create or change the user's one rating of the movie (0.5 to 5.0 in half steps) and update the movie's
+    statistics; ``movie`` is refreshed with them."""
+    score = _clean_score(score)
+    _lock_movies([movie.pk])
+    now = timezone.now()
+    # The movie's lock also serialises this user's concurrent requests for it: no second rating can slip in.
+    rating = Rating.objects.filter(user=user, movie=movie).first()
+    if rating is None:
+        rating = Rating.objects.create(user=user, movie=movie, score=score, created_at=now, updated_at=now)
+        _statistics_refresh(movie)
+    elif rating.score != score:
+        rating.score, rating.updated_at = score, now
+        rating.save(update_fields=["score", "updated_at"])
+        _statistics_refresh(movie)
+    rating.movie = movie
+    return rating
+
+
+@transaction.atomic
+def rating_delete(*, user: User, movie: Movie) -> bool:
+    """Remove the user's rating of the movie, if any; ``movie`` is refreshed with its new statistics."""
+    _lock_movies([movie.pk])
+    deleted, _ = Rating.objects.filter(user=user, movie=movie).delete()
+    if deleted:
+        _statistics_refresh(movie)
+    return bool(deleted)
+
+
+def favorite_add(*, user: User, movie: Movie) -> Favorite:
+    """Idempotent: a movie already among the favorites stays as it is (and keeps its date)."""
+    return _entry_add(Favorite, user=user, movie=movie)
+
+
+def favorite_remove(*, user: User, movie: Movie) -> bool:
+    return _entry_remove(Favorite, user=user, movie=movie)
+
+
+def watchlist_add(*, user: User, movie: Movie) -> WatchlistItem:
+    """Idempotent: a movie already on the watchlist stays as it is (and keeps its date)."""
+    return _entry_add(WatchlistItem, user=user, movie=movie)
+
+
+def watchlist_remove(*, user: User, movie: Movie) -> bool:
+    return _entry_remove(WatchlistItem, user=user, movie=movie)
+
+
+def movie_hide(*, user: User, movie: Movie) -> HiddenMovie:
+    """Mark the movie "not interested": the recommender never suggests it to this user again. Idempotent."""
+    return _entry_add(HiddenMovie, user=user, movie=movie)
+
+
+def watch_event_create(*, user: User, movie: Movie, watched_at: datetime | None = None) -> WatchEvent:
+    """Record one viewing (now, unless given); watching again records another. A time without a zone is UTC."""
+    now = timezone.now()
+    if watched_at is None:
+        watched_at = now
+    elif timezone.is_naive(watched_at):
+        watched_at = timezone.make_aware(watched_at, UTC)
+    if watched_at > now + WATCHED_AT_CLOCK_SKEW:
+        raise _field_error("watched_at", "A viewing cannot be in the future.", "out_of_range")
+    return WatchEvent.objects.create(user=user, movie=movie, watched_at=watched_at)
+
+
+def _entry_add(model: type[Favorite | WatchlistItem | HiddenMovie], *, user: User, movie: Movie):
+    entry, _created = model.objects.get_or_create(user=user, movie=movie)
+    return entry
+
+
+def _entry_remove(model: type[Favorite | WatchlistItem | HiddenMovie], *, user: User, movie: Movie) -> bool:
+    deleted, _ = model.objects.filter(user=user, movie=movie).delete()
+    return bool(deleted)
+
+
+def _clean_score(value: Decimal | float | str) -> Decimal:
+    try:
+        score = Decimal(str(value))
+    except InvalidOperation:
+        score = None
+    if score is None or not score.is_finite() or score not in RATING_SCORES:
+        raise _field_error(
+            "score", "A score is 0.5 to 5.0 in steps of 0.5 (got %(value)s).", "out_of_range", value=value
+        )
+    return score.quantize(Decimal("0.1"))
+
+
+def _lock_movies(movie_ids: Iterable[int] | QuerySet) -> list[int]:
+    """Row-lock the movies in id order (one order for every writer, so no deadlocks) until the transaction ends,
+    which makes the following movie_stats_refresh exact under concurrent writers. Returns their ids."""
+    return list(Movie.objects.filter(pk__in=movie_ids).order_by("pk").select_for_update().values_list("pk", flat=True))
+
+
+def _statistics_refresh(movie: Movie) -> None:
+    movie_stats_refresh(movie_ids=[movie.pk])
+    movie.refresh_from_db(fields=MOVIE_STATISTICS)

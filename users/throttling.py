@@ -1,0 +1,48 @@
+"""Login throttling: failed password checks counted per account name and per client address in the cache.
+
+Counters are atomic cache increments (Redis INCRBY, or the in-process cache on the embedded default), so parallel
+guesses cannot slip past the limit. A counter lives for one window, starting at its first failure. Account names
+are counted whether or not such an account exists, so a refusal says nothing about which accounts exist.
+"""
+
+import hashlib
+
+from django.conf import settings
+from django.core.cache import cache
+
+_KEY_PREFIX = "login-failures"
+
+
+def login_is_throttled(*, username: str, client_address: str | None) -> bool:
+    """Whether the account name or the client address has used up its failed attempts for this window."""
+    counts = cache.get_many(_keys(username=username, client_address=client_address))
+    return any(count >= settings.NEXUS_LOGIN_MAX_FAILURES for count in counts.values())
+
+
+def login_failure_record(*, username: str, client_address: str | None) -> None:
+    window = int(settings.NEXUS_LOGIN_FAILURE_WINDOW.total_seconds())
+    for key in _keys(username=username, client_address=client_address):
+        cache.add(key, 0, timeout=window)
+        try:
+            cache.incr(key)
+        except ValueError:  # the window ran out between add() and incr(): this failure opens a new one
+            cache.set(key, 1, timeout=window)
+
+
+def login_success_record(*, username: str) -> None:
+    """The account's owner got in: forget the account's failures (never the address's, which an attacker could
+    otherwise reset by logging in to an account of their own between guesses)."""
+    cache.delete(_account_key(username))
+
+
+def _keys(*, username: str, client_address: str | None) -> list[str]:
+    keys = [_account_key(username)]
+    if client_address:
+        keys.append(f"{_KEY_PREFIX}:address:{client_address}")
+    return keys
+
+
+def _account_key(username: str) -> str:
+    # Hashed: account names are case-insensitive, may hold any character, and need not sit in the cache in clear.
+    digest = hashlib.sha256(username.strip().casefold().encode()).hexdigest()
+    return f"{_KEY_PREFIX}:account:{digest}"
