@@ -1,0 +1,62 @@
+"""Recommender models (pure numpy/scipy/implicit, no Django), the registry of them and the size-based choice of
+the production collaborative model.
+
+Typical use by the training pipeline::
+
+    interactions = build_interactions(...)
+    name = choose_algorithm(n_users=..., n_items=..., n_interactions=...)
+    collaborative = COLLABORATIVE_MODELS[name]().fit(interactions.confidence)
+    model = fit_hybrid(interactions=interactions, item_features=features, collaborative=collaborative)
+    model.save(path)            # one .npz; load_model(path) in the worker
+    model.recommend(interactions.confidence[rows], k=100, exclude=interactions.exclude[rows])
+"""
+
+from pathlib import Path
+
+from recommender.algorithms.als import ALS
+from recommender.algorithms.base import CollaborativeRecommender, Recommender, read_saved
+from recommender.algorithms.content import ContentBased
+from recommender.algorithms.ease import EASE
+from recommender.algorithms.hybrid import Hybrid, fit_hybrid
+from recommender.algorithms.itemknn import ItemKNN
+from recommender.algorithms.popularity import Popularity, Trending
+
+COLLABORATIVE_MODELS: dict[str, type[CollaborativeRecommender]] = {model.name: model for model in (EASE, ItemKNN, ALS)}
+MODELS: dict[str, type[Recommender]] = {
+    model.name: model for model in (*COLLABORATIVE_MODELS.values(), ContentBased, Popularity, Trending, Hybrid)
+}
+
+# EASE inverts a dense items × items matrix: beyond this catalog size even its pruned model (EASE.max_items) would
+# leave out too much of the catalog, and ALS's memory grows only linearly with the items.
+EASE_MAX_CATALOG = 30_000
+# Building XᵀX costs about Σ_u n_u² multiply-adds (n_u = interactions of user u), at least n_interactions² /
+# n_users; past this many (minutes in scipy on two cores) ALS, linear in n_interactions, trains faster.
+EASE_MAX_GRAM_WORK = 2e10
+
+
+def choose_algorithm(*, n_users: int, n_items: int, n_interactions: int) -> str:
+    """The production collaborative model for data of this size: EASE while it fits, ALS beyond."""
+    gram_work = n_interactions**2 / max(n_users, 1)
+    return EASE.name if n_items <= EASE_MAX_CATALOG and gram_work <= EASE_MAX_GRAM_WORK else ALS.name
+
+
+def load_model(path: str | Path) -> Recommender:
+    """A model saved with ``Recommender.save``."""
+    algorithm, params, arrays = read_saved(path)
+    return MODELS[algorithm].from_state(params, arrays)
+
+
+__all__ = [
+    "ALS",
+    "COLLABORATIVE_MODELS",
+    "EASE",
+    "MODELS",
+    "ContentBased",
+    "Hybrid",
+    "ItemKNN",
+    "Popularity",
+    "Trending",
+    "choose_algorithm",
+    "fit_hybrid",
+    "load_model",
+]
