@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -66,6 +67,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that every log line and every timing covers the whole request, redirects included.
+    "nexus.request_context.RequestIdMiddleware",
+    "nexus.metrics.RequestLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -132,6 +136,33 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "nexus"}}
+# The recommender's score store (recommender/store.py): precomputed lists, kept until a newer model replaces them
+# (TIMEOUT None). On Redis under its own prefix; on the embedded default in files, so that the training command
+# and the server process share it.
+if REDIS_URL:
+    CACHES["recommendations"] = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "nexus-recommendations",
+        "TIMEOUT": None,
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            # Serving falls back to popular movies when Redis is unreachable: give up quickly.
+            "SOCKET_CONNECT_TIMEOUT": 0.5,
+            "SOCKET_TIMEOUT": 2,
+        },
+    }
+else:
+    CACHES["recommendations"] = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": VAR_DIR / "recommendations",
+        "TIMEOUT": None,
+        # Django culls a file cache at random beyond MAX_ENTRIES (300 by default): that would delete live lists.
+        "OPTIONS": {"MAX_ENTRIES": 10_000_000},
+    }
+# Fitted models, one folder per version: the per-user refresh in a worker folds new ratings into the current one
+# (with several worker hosts, a shared volume).
+NEXUS_MODEL_DIR = Path(os.environ.get("NEXUS_MODEL_DIR", VAR_DIR / "models"))
 
 # --- Celery -----------------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -146,6 +177,19 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Tasks that run away are stopped: a soft limit first (the task can record why), then the process is killed.
+# Per-task limits (recommender/tasks.py) are shorter where the work is small.
+CELERY_TASK_SOFT_TIME_LIMIT = 30 * 60
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+# Tasks go to this queue: deployments (and the end-to-end test) that share one broker keep their work apart.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+CELERY_BEAT_SCHEDULE = {
+    "recommender-nightly-retrain": {
+        "task": "recommender.tasks.train_model",
+        "schedule": crontab(hour=3, minute=0),
+        "kwargs": {"triggered_by": "schedule"},
+    },
+}
 
 # --- Auth -------------------------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -233,6 +277,8 @@ SESSION_COOKIE_HTTPONLY = True
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Probes and scrapers call the container directly over plain HTTP; a redirect to HTTPS would fail them.
+    SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -256,11 +302,30 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# --- Operations: metrics and logs -------------------------------------------------------------------------------
+# /metrics is open to whoever reaches the port; with a token set it needs "Authorization: Bearer <token>".
+NEXUS_METRICS_TOKEN = os.environ.get("NEXUS_METRICS_TOKEN", "")
+# A Celery worker serves its own metrics on this port when set (see nexus/metrics.py).
+NEXUS_WORKER_METRICS_PORT = env_int("NEXUS_WORKER_METRICS_PORT", 0)
+
+# JSON lines for log collectors in production, plain text for people at a terminal; both carry the request id.
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "nexus.request_context.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

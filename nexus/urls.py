@@ -1,11 +1,18 @@
 from django.contrib import admin
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
+from graphql_jwt.decorators import jwt_cookie
 
+from nexus import health, metrics
 from schema.views import NexusGraphQLView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # API clients authenticate with a bearer token, not a cookie, so Django's CSRF check does not apply.
-    path("graphql", csrf_exempt(NexusGraphQLView.as_view()), name="graphql"),
+    # Bearer-token clients need no CSRF protection; requests carrying token cookies get it in the view itself.
+    # jwt_cookie writes token cookies only when a mutation asks for it, which happens in cookie mode
+    # (settings.NEXUS_JWT_COOKIE).
+    path("graphql", csrf_exempt(jwt_cookie(NexusGraphQLView.as_view())), name="graphql"),
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
 ]

@@ -5,14 +5,28 @@ import uuid
 
 from django.conf import settings
 from django.http import HttpResponseBadRequest
+from django.views.decorators.csrf import csrf_protect
 from graphene.validation import DisableIntrospection
 from graphene_django.views import GraphQLView, HttpError
 from graphql import GraphQLError, specified_rules
+from graphql_jwt.exceptions import JSONWebTokenError, JSONWebTokenExpired
+from graphql_jwt.exceptions import PermissionDenied as JSONWebTokenPermissionDenied
+from graphql_jwt.settings import jwt_settings
+
+from nexus import metrics
 
 logger = logging.getLogger("nexus.graphql")
 
 # Errors raised on purpose, whose message is written for clients; anything else is masked.
-_CLIENT_ERROR_CODES = {"BAD_USER_INPUT", "UNAUTHENTICATED", "FORBIDDEN", "RATE_LIMITED", "GRAPHQL_VALIDATION_FAILED"}
+_CLIENT_ERROR_CODES = {
+    "BAD_USER_INPUT",
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "RATE_LIMITED",
+    "GRAPHQL_VALIDATION_FAILED",
+    "INVALID_TOKEN",
+    "TOKEN_EXPIRED",
+}
 
 
 def validation_rules():
@@ -28,6 +42,20 @@ class NexusGraphQLView(GraphQLView):
         kwargs.setdefault("validation_rules", validation_rules())
         super().__init__(**kwargs)
 
+    def dispatch(self, request, *args, **kwargs):
+        dispatch = super().dispatch
+        if _carries_token_cookie(request):
+            # Browsers send cookies on their own, also on requests forged by other sites: a request that may
+            # authenticate with one must prove it comes from a page of ours (bearer-token requests need not).
+            dispatch = csrf_protect(dispatch)
+        return dispatch(request, *args, **kwargs)
+
+    def execute_graphql_request(self, request, data, query, variables, operation_name, *args, **kwargs):
+        result = super().execute_graphql_request(request, data, query, variables, operation_name, *args, **kwargs)
+        if result is not None:  # None: nothing ran (graphene-django's path for GraphiQL's page)
+            metrics.graphql_operation_record(query=query, operation_name=operation_name, errors=result.errors)
+        return result
+
     @staticmethod
     def get_graphql_params(request, data):
         query, variables, operation_name, request_id = GraphQLView.get_graphql_params(request, data)
@@ -41,6 +69,8 @@ class NexusGraphQLView(GraphQLView):
 
     @staticmethod
     def format_error(error):
+        if isinstance(error, GraphQLError):
+            error = _with_token_error_code(error)
         if isinstance(error, GraphQLError) and _is_client_error(error):
             return error.formatted
         error_id = uuid.uuid4().hex
@@ -58,6 +88,29 @@ class NexusGraphQLView(GraphQLView):
             formatted["locations"] = [loc._asdict() for loc in error.locations or []] or None
             formatted["path"] = error.path
         return formatted
+
+
+def _carries_token_cookie(request) -> bool:
+    return any(
+        name in request.COOKIES for name in (jwt_settings.JWT_COOKIE_NAME, jwt_settings.JWT_REFRESH_TOKEN_COOKIE_NAME)
+    )
+
+
+def _with_token_error_code(error: GraphQLError) -> GraphQLError:
+    """django-graphql-jwt refuses a bad access token with plain exceptions: report them as the client's errors."""
+    original = error.original_error
+    if isinstance(original, JSONWebTokenExpired):
+        message, code = (
+            "The access token has expired: get a new one with refreshToken, or log in again.",
+            "TOKEN_EXPIRED",
+        )
+    elif isinstance(original, JSONWebTokenPermissionDenied):
+        message, code = str(original), "FORBIDDEN"
+    elif isinstance(original, JSONWebTokenError):
+        message, code = f"The access token is not valid ({original}): log in again.", "INVALID_TOKEN"
+    else:
+        return error
+    return GraphQLError(message, nodes=error.nodes, path=error.path, extensions={"code": code})
 
 
 def _is_client_error(error: GraphQLError) -> bool:

@@ -1,0 +1,69 @@
+#!/bin/sh
+# Entry point of the Nexus image: one image, one role per container.
+#
+#   web      gunicorn, configured by gunicorn.conf.py (WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT, ...)
+#   worker   Celery worker (CELERY_WORKER_CONCURRENCY processes); further arguments go to `celery worker`
+#   beat     Celery beat; answers `celery inspect ping` so that it can be health-checked
+#   init     migrate; on the first start (an empty catalog) import MovieLens from NEXUS_MOVIELENS, or download
+#            ml-latest-small when nothing is there, then TMDb from NEXUS_TMDB when set, then train
+#   other    run as a command, e.g. `docker compose run --rm web python manage.py createsuperuser`
+set -eu
+
+role="${1:-web}"
+[ "$#" -gt 0 ] && shift
+
+# With PROMETHEUS_MULTIPROC_DIR set, every process that imports Nexus writes its counts there (nexus/metrics.py),
+# so the folder must exist, also for a one-off `manage.py` command; the servers start with it empty, because
+# those files must not outlive the processes that wrote them.
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+    mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
+reset_metrics_dir() {
+    if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+        find "$PROMETHEUS_MULTIPROC_DIR" -mindepth 1 -delete
+    fi
+}
+
+catalog_is_empty() {
+    python manage.py shell --no-imports --command \
+        "import sys; from catalog.models import Movie; sys.exit(1 if Movie.objects.exists() else 0)"
+}
+
+first_start() {
+    if [ -n "${NEXUS_MOVIELENS:-}" ] && [ -e "$NEXUS_MOVIELENS" ]; then
+        python manage.py import_movielens --no-train "$NEXUS_MOVIELENS"
+    else
+        echo "No MovieLens release at NEXUS_MOVIELENS='${NEXUS_MOVIELENS:-}': downloading ml-latest-small."
+        python manage.py import_movielens --no-train --download ml-latest-small
+    fi
+    if [ -n "${NEXUS_TMDB:-}" ] && [ -f "$NEXUS_TMDB" ]; then
+        python manage.py import_tmdb "$NEXUS_TMDB"
+    fi
+    python manage.py train_recommender
+}
+
+case "$role" in
+    web)
+        reset_metrics_dir
+        exec gunicorn nexus.wsgi "$@"
+        ;;
+    worker)
+        reset_metrics_dir
+        exec celery -A nexus worker --hostname "worker@%h" --concurrency "${CELERY_WORKER_CONCURRENCY:-2}" "$@"
+        ;;
+    beat)
+        exec celery -A nexus beat --hostname "beat@%h" --enable-remote-control \
+            --schedule "${NEXUS_VAR_DIR:-/var/lib/nexus}/celerybeat-schedule" "$@"
+        ;;
+    init)
+        python manage.py migrate --noinput
+        if catalog_is_empty; then
+            first_start
+        else
+            echo "The catalog is loaded already: migrations only."
+        fi
+        ;;
+    *)
+        exec "$role" "$@"
+        ;;
+esac

@@ -1,0 +1,52 @@
+"""Gunicorn settings for the Nexus web container, each one adjustable through the environment.
+
+Run: ``gunicorn nexus.wsgi`` from the project folder (gunicorn reads ./gunicorn.conf.py on its own).
+"""
+
+import os
+
+from prometheus_client import multiprocess
+
+from nexus.settings import LOGGING
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{_env_int('PORT', 8000)}"  # noqa: S104 - a container's port
+# Processes × threads = requests served at once. Two processes per core, each with a few threads for requests
+# that wait on PostgreSQL or Redis; recommendations are read precomputed, so requests are short.
+workers = _env_int("WEB_CONCURRENCY", 2)
+threads = _env_int("GUNICORN_THREADS", 4)
+timeout = _env_int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
+# Recycling workers now and then bounds the damage of a slow memory leak; the jitter keeps them from all
+# restarting at once.
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = max_requests // 10
+# Worker heartbeats go to memory: a container's /tmp may sit on a slow overlay filesystem.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - gunicorn's own files
+
+# Containers are steered with signals; gunicorn's control socket would also make two servers on one machine
+# (as in the tests) fight over its default path.
+control_socket_disable = True
+
+accesslog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+# Gunicorn's own lines (start-up, worker restarts, the access log) in the application's format (LOG_FORMAT).
+logconfig_dict = {
+    **LOGGING,
+    "loggers": {
+        **LOGGING["loggers"],
+        "gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+    },
+}
+
+
+def child_exit(server, worker):
+    # prometheus_client's documented clean-up for its multiprocess mode (see nexus/metrics.py).
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,81 @@
+"""Health endpoints for orchestrators and load balancers.
+
+``/health/live``: the process answers (no dependency is touched, so a database outage never gets the web
+containers restarted). ``/health/ready``: the database, the cache and the broker each answer; 503 otherwise,
+with each check named in the JSON body. The checks are django-health-check's, plus one for the Celery broker.
+"""
+
+import asyncio
+import dataclasses
+import datetime
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from health_check import Cache, Database, HealthCheck
+from health_check.base import HealthCheckResult
+from health_check.exceptions import ServiceUnavailable
+from kombu import Connection
+from kombu.exceptions import KombuError
+
+
+@dataclasses.dataclass
+class Broker(HealthCheck):
+    """Opens, then closes, a connection to the Celery broker (RabbitMQ in production)."""
+
+    url: str = dataclasses.field(repr=False)  # it holds the broker's password
+    timeout: datetime.timedelta = dataclasses.field(default=datetime.timedelta(seconds=2), repr=False)
+
+    def run(self):
+        seconds = self.timeout.total_seconds()
+        connection = Connection(self.url, connect_timeout=seconds)
+        try:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=seconds)
+        except (KombuError, *connection.connection_errors, *connection.channel_errors) as error:
+            raise ServiceUnavailable(f"cannot connect to the broker: {error}") from error
+        finally:
+            connection.release()
+
+
+NOT_CONFIGURED = "not configured"
+
+
+def readiness_checks() -> dict[str, HealthCheck | None]:
+    """What serving requests depends on, by its name in the report; None where this deployment has none."""
+    broker_url = settings.CELERY_BROKER_URL
+    return {
+        "database": Database(),
+        "cache": Cache(),
+        # Without a broker, tasks run inside the web process: nothing to wait for.
+        "broker": Broker(url=broker_url) if broker_url else None,
+    }
+
+
+@require_GET
+@never_cache
+def live(request):
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+@never_cache
+async def ready(request):
+    checks = readiness_checks()
+    configured = {name: check for name, check in checks.items() if check is not None}
+    outcomes = await asyncio.gather(*(check.get_result() for check in configured.values()))
+    results = dict(zip(configured, outcomes, strict=True))
+    healthy = all(result.error is None for result in results.values())
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        "checks": {name: _check_report(results.get(name)) for name in checks},
+    }
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _check_report(result: HealthCheckResult | None) -> dict:
+    if result is None:
+        return {"status": NOT_CONFIGURED}
+    if result.error:
+        return {"status": "error", "error": str(result.error)}
+    return {"status": "ok", "seconds": round(result.time_taken, 4)}
