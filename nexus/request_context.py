@@ -50,9 +50,7 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record):
         # Django logs a request's 4xx/5xx response ("django.request") after the middleware has returned; such
         # records carry the request itself.
-        record.request_id = request_id_var.get() or getattr(
-            getattr(record, "request", None), "request_id", None
-        )
+        record.request_id = request_id_var.get() or getattr(getattr(record, "request", None), "request_id", None)
         return True
 
 

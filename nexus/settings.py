@@ -136,9 +136,9 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "nexus"}}
-# The recommender's score store (recommender/store.py): precomputed lists, kept until a newer model replaces them
-# (TIMEOUT None). On Redis under its own prefix; on the embedded default in files, so that the training command
-# and the server process share it.
+# The recommender's score store (recommender/store.py): precomputed lists, kept until a newer model replaces
+# them (TIMEOUT None). On Redis under its own prefix; on the embedded default in files, so that the training
+# command and the server process share it.
 if REDIS_URL:
     CACHES["recommendations"] = {
         "BACKEND": "django_redis.cache.RedisCache",
@@ -157,11 +157,11 @@ else:
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
         "LOCATION": VAR_DIR / "recommendations",
         "TIMEOUT": None,
-        # Django culls a file cache at random beyond MAX_ENTRIES (300 by default): that would delete live lists.
+        # Django culls a file cache at random beyond MAX_ENTRIES (300 by default): it would delete live lists.
         "OPTIONS": {"MAX_ENTRIES": 10_000_000},
     }
-# Fitted models, one folder per version: the per-user refresh in a worker folds new ratings into the current one
-# (with several worker hosts, a shared volume).
+# Fitted models, one folder per version: the per-user refresh in a worker folds new ratings into the current
+# one (with several worker hosts, a shared volume).
 NEXUS_MODEL_DIR = Path(os.environ.get("NEXUS_MODEL_DIR", VAR_DIR / "models"))
 
 # --- Celery -----------------------------------------------------------------------------------------------------

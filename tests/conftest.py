@@ -61,7 +61,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
     if ml_dir is None:
         return
     with django_db_blocker.unblock():
-        call_command("import_movielens", str(ml_dir), verbosity=0)
+        call_command("import_movielens", str(ml_dir), "--no-train", verbosity=0)
         if tmdb is not None:
             call_command("import_tmdb", str(tmdb), verbosity=0)
 

@@ -57,9 +57,7 @@ def dockerfile() -> str:
 def dockerfile_instructions(dockerfile: str) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
     joined = re.sub(r"\\\n", " ", dockerfile)
-    lines = [
-        line.strip() for line in joined.splitlines() if line.strip() and not line.lstrip().startswith("#")
-    ]
+    lines = [line.strip() for line in joined.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
 
 
@@ -92,9 +90,7 @@ def test_every_setting_is_provided_to_each_nexus_process(compose, dockerfile, ro
 def test_every_setting_is_in_the_readme_configuration_table():
     readme = (PROJECT_DIR / "README.md").read_text()
     table = {
-        name
-        for row in re.findall(r"^\|(.+?)\|", readme, re.MULTILINE)
-        for name in re.findall(r"`([A-Z_0-9]+)`", row)
+        name for row in re.findall(r"^\|(.+?)\|", readme, re.MULTILINE) for name in re.findall(r"`([A-Z_0-9]+)`", row)
     }
     missing = settings_environment_names() - table
     assert missing == set(), "add these to README.md's configuration table"
@@ -119,9 +115,7 @@ def test_nexus_containers_run_the_one_image_in_a_role_the_entrypoint_knows(compo
         service = compose["services"][role]
         assert service["build"] == "." and service["image"] == "nexus:latest"
         assert service["command"] == [role]
-        assert re.search(rf"^    {role}\)$", entrypoint, re.MULTILINE), (
-            f"docker/entrypoint.sh has no {role} role"
-        )
+        assert re.search(rf"^    {role}\)$", entrypoint, re.MULTILINE), f"docker/entrypoint.sh has no {role} role"
     assert os.access(PROJECT_DIR / "docker" / "entrypoint.sh", os.X_OK)
 
 
@@ -174,9 +168,7 @@ def test_dependencies_layer_comes_from_pyproject_alone(dockerfile):
     instructions = dockerfile_instructions(dockerfile)
     first_copy = next(arguments for instruction, arguments in instructions if instruction == "COPY")
     assert first_copy.split() == ["pyproject.toml", "./"]
-    install = next(
-        index for index, (instruction, arguments) in enumerate(instructions) if "pip install" in arguments
-    )
+    install = next(index for index, (instruction, arguments) in enumerate(instructions) if "pip install" in arguments)
     code = next(index for index, (instruction, arguments) in enumerate(instructions) if arguments == ". .")
     assert install < code
 
@@ -256,9 +248,7 @@ def installed_with(requirements: list[str]) -> set[str]:
             required = importlib.metadata.requires(name) or []
         except importlib.metadata.PackageNotFoundError:
             required = []
-        pending += [
-            requirement_name(requirement) for requirement in required if "extra ==" not in requirement
-        ]
+        pending += [requirement_name(requirement) for requirement in required if "extra ==" not in requirement]
     return installed
 
 

@@ -25,6 +25,7 @@ from graphql_jwt.refresh_token.utils import get_refresh_token_model
 from catalog.filters import genre_ids
 from catalog.models import Movie
 from catalog.services import movie_stats_refresh
+from recommender.services import user_recommendations_refresh_schedule
 from users import throttling
 from users.models import RATING_SCORES, Favorite, HiddenMovie, Rating, User, WatchEvent, WatchlistItem
 
@@ -287,6 +288,7 @@ def rating_upsert(*, user: User, movie: Movie, score: Decimal | float | str) -> 
         rating.score, rating.updated_at = score, now
         rating.save(update_fields=["score", "updated_at"])
         _statistics_refresh(movie)
+    user_recommendations_refresh_schedule(user=user)
     rating.movie = movie
     return rating
 
@@ -298,16 +300,21 @@ def rating_delete(*, user: User, movie: Movie) -> bool:
     deleted, _ = Rating.objects.filter(user=user, movie=movie).delete()
     if deleted:
         _statistics_refresh(movie)
+        user_recommendations_refresh_schedule(user=user)
     return bool(deleted)
 
 
 def favorite_add(*, user: User, movie: Movie) -> Favorite:
     """Idempotent: a movie already among the favorites stays as it is (and keeps its date)."""
-    return _entry_add(Favorite, user=user, movie=movie)
+    favorite = _entry_add(Favorite, user=user, movie=movie)
+    user_recommendations_refresh_schedule(user=user)
+    return favorite
 
 
 def favorite_remove(*, user: User, movie: Movie) -> bool:
-    return _entry_remove(Favorite, user=user, movie=movie)
+    removed = _entry_remove(Favorite, user=user, movie=movie)
+    user_recommendations_refresh_schedule(user=user)
+    return removed
 
 
 def watchlist_add(*, user: User, movie: Movie) -> WatchlistItem:
@@ -321,7 +328,9 @@ def watchlist_remove(*, user: User, movie: Movie) -> bool:
 
 def movie_hide(*, user: User, movie: Movie) -> HiddenMovie:
     """Mark the movie "not interested": the recommender never suggests it to this user again. Idempotent."""
-    return _entry_add(HiddenMovie, user=user, movie=movie)
+    hidden = _entry_add(HiddenMovie, user=user, movie=movie)
+    user_recommendations_refresh_schedule(user=user)
+    return hidden
 
 
 def watch_event_create(*, user: User, movie: Movie, watched_at: datetime | None = None) -> WatchEvent:
@@ -333,7 +342,9 @@ def watch_event_create(*, user: User, movie: Movie, watched_at: datetime | None 
         watched_at = timezone.make_aware(watched_at, UTC)
     if watched_at > now + WATCHED_AT_CLOCK_SKEW:
         raise _field_error("watched_at", "A viewing cannot be in the future.", "out_of_range")
-    return WatchEvent.objects.create(user=user, movie=movie, watched_at=watched_at)
+    event = WatchEvent.objects.create(user=user, movie=movie, watched_at=watched_at)
+    user_recommendations_refresh_schedule(user=user)
+    return event
 
 
 def _entry_add(model: type[Favorite | WatchlistItem | HiddenMovie], *, user: User, movie: Movie):

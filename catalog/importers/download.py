@@ -23,9 +23,7 @@ class DownloadError(Exception):
 def movielens_download(*, name: str) -> Path:
     """The zip of the release `name`, from the cache when a verified copy is there, else from GroupLens."""
     if name not in MOVIELENS_RELEASES:
-        raise DownloadError(
-            f"unknown MovieLens release {name!r}; choose one of {', '.join(MOVIELENS_RELEASES)}"
-        )
+        raise DownloadError(f"unknown MovieLens release {name!r}; choose one of {', '.join(MOVIELENS_RELEASES)}")
     cache = Path(settings.VAR_DIR) / "downloads"
     archive, checksum = cache / f"{name}.zip", cache / f"{name}.zip.md5"
     if archive.exists() and checksum.exists() and _md5_of(archive) == checksum.read_text():
@@ -42,9 +40,7 @@ def movielens_download(*, name: str) -> Path:
     except (OSError, ValueError) as error:  # URLError, timeouts and refused connections are OSErrors
         partial.unlink(missing_ok=True)
         reason = getattr(error, "reason", error)  # URLError wraps the socket's error
-        raise DownloadError(
-            f"could not download {url} ({reason}); pass a local folder or zip instead"
-        ) from error
+        raise DownloadError(f"could not download {url} ({reason}); pass a local folder or zip instead") from error
     actual = _md5_of(partial)
     if actual != expected:
         partial.unlink()

@@ -155,9 +155,7 @@ def _movie_values(movie: MovieRow, link: LinkRow | None) -> dict:
 
 
 def _genres_upsert(*, names: set[str]) -> dict[str, int]:
-    Genre.objects.bulk_create(
-        [Genre(name=name, slug=slugify(name)) for name in sorted(names)], ignore_conflicts=True
-    )
+    Genre.objects.bulk_create([Genre(name=name, slug=slugify(name)) for name in sorted(names)], ignore_conflicts=True)
     return dict(Genre.objects.filter(name__in=names).values_list("name", "pk"))
 
 
@@ -207,17 +205,12 @@ def m2m_links_replace(
     existing: dict[tuple[int, int], int] = {}
     for chunk in _batches(owner_ids, 500):  # under SQLite's limit on query parameters
         links = through.objects.filter(**{f"{owner_column}__in": chunk})
-        existing |= {
-            (owner, target): pk for pk, owner, target in links.values_list("pk", owner_column, target_column)
-        }
+        existing |= {(owner, target): pk for pk, owner, target in links.values_list("pk", owner_column, target_column)}
     stale = [pk for pair, pk in existing.items() if pair not in wanted]
     for chunk in _batches(stale, 500):
         through.objects.filter(pk__in=chunk).delete()
     through.objects.bulk_create(
-        [
-            through(**{owner_column: owner, target_column: target})
-            for owner, target in wanted - existing.keys()
-        ]
+        [through(**{owner_column: owner, target_column: target}) for owner, target in wanted - existing.keys()]
     )
 
 
@@ -227,9 +220,7 @@ class _OrmWriter:
     def __init__(self):
         # Unusable ("!" + random) and cheap: make_password(None) hashes nothing.
         self._password = make_password(None)
-        self._user_ids = dict(
-            User.objects.filter(movielens_id__isnull=False).values_list("movielens_id", "pk")
-        )
+        self._user_ids = dict(User.objects.filter(movielens_id__isnull=False).values_list("movielens_id", "pk"))
         self._movie_ids: dict[int, int] = {}
 
     def movies_upsert(
@@ -251,9 +242,7 @@ class _OrmWriter:
             relation=Movie.genres,
             owner_ids=[self._movie_ids[movie.movielens_id] for movie in movies],
             wanted={
-                (self._movie_ids[movie.movielens_id], genre_ids[genre])
-                for movie in movies
-                for genre in movie.genres
+                (self._movie_ids[movie.movielens_id], genre_ids[genre]) for movie in movies for genre in movie.genres
             },
         )
 
@@ -344,9 +333,7 @@ class _PostgresWriter:
                 f"WHERE ({current}) IS DISTINCT FROM ({incoming})",
                 defaults.values,
             )
-            copy_to_staging(
-                cursor, "import_movie_genre", {"movielens_id": "integer", "genre_id": "bigint"}, pairs
-            )
+            copy_to_staging(cursor, "import_movie_genre", {"movielens_id": "integer", "genre_id": "bigint"}, pairs)
             # The imported movies get exactly their listed genres: drop the ones a newer release took away.
             cursor.execute(
                 f"DELETE FROM {movie_genre_table} AS link "  # noqa: S608
@@ -414,9 +401,7 @@ class _Defaults:
 
     def __init__(self, model: type[Model], *, supplied: Collection[str]):
         fields = [
-            field
-            for field in model._meta.concrete_fields
-            if not field.primary_key and field.column not in supplied
+            field for field in model._meta.concrete_fields if not field.primary_key and field.column not in supplied
         ]
         self.columns = ", ".join(field.column for field in fields)
         self.placeholders = ", ".join(f"%s::{field.db_type(connection)}" for field in fields)
@@ -435,6 +420,4 @@ def copy_to_staging(cursor, table: str, columns: dict[str, str], rows: Iterable[
     # In COPY's CSV format an empty unquoted field is NULL; text columns read it as "", Django's blank value.
     text_columns = ", ".join(name for name, sql_type in columns.items() if sql_type == "text")
     force_not_null = f", FORCE_NOT_NULL ({text_columns})" if text_columns else ""
-    cursor.copy_expert(
-        f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv{force_not_null})", buffer
-    )
+    cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv{force_not_null})", buffer)

@@ -90,12 +90,8 @@ TRAILING_ARTICLES = frozenset(
         *("Den", "Det", "En", "Ett"),
     }
 )
-_ARTICLE_ALTERNATIVES = "|".join(
-    re.escape(article) for article in sorted(TRAILING_ARTICLES, key=len, reverse=True)
-)
-_TRAILING_ARTICLE = re.compile(
-    rf"^(?P<aka>a\.k\.a\.\s+)?(?P<body>.*\S),\s*(?P<article>{_ARTICLE_ALTERNATIVES})$"
-)
+_ARTICLE_ALTERNATIVES = "|".join(re.escape(article) for article in sorted(TRAILING_ARTICLES, key=len, reverse=True))
+_TRAILING_ARTICLE = re.compile(rf"^(?P<aka>a\.k\.a\.\s+)?(?P<body>.*\S),\s*(?P<article>{_ARTICLE_ALTERNATIVES})$")
 # "(1995)", or a series' run "(2006-2007)" / "(2006–2007)" / "(2016- )": the first year counts.
 _TRAILING_YEAR = re.compile(r"^(?P<title>.*\S)\s*\((?P<year>\d{4})(?:\s*[-–]\s*\d{0,4}\s*)?\)$")
 
@@ -274,9 +270,7 @@ class _Source(ABC):
                 for fields in reader:
                     if fields:
                         if len(fields) != len(columns):
-                            raise self.error(
-                                name, line, f"expected {len(columns)} fields, found {len(fields)}"
-                            )
+                            raise self.error(name, line, f"expected {len(columns)} fields, found {len(fields)}")
                         yield line, fields
                     line = reader.line_num + 1
             except UnicodeDecodeError as error:
@@ -313,9 +307,7 @@ class _Zip(_Source):
         try:
             self._zip = zipfile.ZipFile(path)
         except zipfile.BadZipFile as error:
-            raise DatasetError(
-                f"{path}: not a folder or zip file of a MovieLens release ({error})"
-            ) from error
+            raise DatasetError(f"{path}: not a folder or zip file of a MovieLens release ({error})") from error
         members = (name for name in self._zip.namelist() if not name.endswith("/") and name.count("/") <= 1)
         super().__init__(path, members)
 
@@ -459,9 +451,7 @@ class _Ml100kDataset(MovieLensDataset):
             records = self._source.split_records(
                 self.movies_file, text, separator="|", field_count=5 + len(genre_names)
             )
-            yield from self._parsed(
-                self.movies_file, records, lambda fields: _ml100k_movie(fields, genre_names)
-            )
+            yield from self._parsed(self.movies_file, records, lambda fields: _ml100k_movie(fields, genre_names))
 
     def ratings(self) -> Iterator[RatingRow]:
         with self._source.open_text(self.ratings_file, encoding="latin-1") as text:
@@ -493,9 +483,7 @@ def _ml100k_movie(fields: list[str], genre_names: list[str]) -> MovieRow:
         movielens_id=_positive_int(movie_id, "movie id"),
         raw_title=title,
         # "unknown" is ml-100k's flag for a movie without genres.
-        genres=tuple(
-            name for name, flag in zip(genre_names, flags, strict=True) if flag == "1" and name != "unknown"
-        ),
+        genres=tuple(name for name, flag in zip(genre_names, flags, strict=True) if flag == "1" and name != "unknown"),
         release_date=_ml100k_date(release_date),
     )
 

@@ -104,9 +104,7 @@ def _tmdb_row(record: dict, *, field_count: int) -> TmdbMovieRow:
         tmdb_id=_tmdb_id(record["id"]),
         overview=_LINE_BREAK.sub("\n", record["overview"]).strip(),
         runtime=_runtime(record["runtime"]),
-        release_date=_optional(
-            record["release_date"], "release_date", date.fromisoformat, "a date like 1995-10-30"
-        ),
+        release_date=_optional(record["release_date"], "release_date", date.fromisoformat, "a date like 1995-10-30"),
         original_language=record["original_language"].strip(),
         tmdb_popularity=_optional(record["popularity"], "popularity", float, "a number"),
         tmdb_vote_count=_optional(record["vote_count"], "vote_count", int, "an integer"),

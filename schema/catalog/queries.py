@@ -5,20 +5,11 @@ from catalog import selectors
 from schema.catalog.types import GenreType, MovieConnection, MovieOrder, MovieType, OrderDirection
 from schema.core.errors import bad_input
 from schema.core.ids import parse_global_id
-from schema.core.pagination import connection_args, paginate
-
-SHORT_LIST_DEFAULT, SHORT_LIST_MAX = 20, 100
+from schema.core.pagination import SHORT_LIST_DEFAULT, SHORT_LIST_MAX, connection_args, paginate, short_list_size
 
 
 def validation_message(exc: ValidationError) -> str:
     return "; ".join(exc.messages)
-
-
-def short_list_size(first: int | None) -> int:
-    first = SHORT_LIST_DEFAULT if first is None else first
-    if not 0 <= first <= SHORT_LIST_MAX:
-        raise bad_input(f"`first` must be between 0 and {SHORT_LIST_MAX} (requested {first}).")
-    return first
 
 
 class CatalogQueries(graphene.ObjectType):

@@ -5,8 +5,9 @@ from graphene_django import DjangoObjectType
 
 from catalog import selectors
 from catalog.models import Genre, Movie
+from recommender.selectors import similar_movies
 from schema.core.loaders import request_memo
-from schema.core.pagination import CountableConnection
+from schema.core.pagination import CountableConnection, short_list_size
 from schema.users.loaders import viewer_library
 
 
@@ -58,6 +59,12 @@ class MovieType(DjangoObjectType):
     my_rating = graphene.Float(description="Your rating (0.5–5.0); null when you have not rated it or are anonymous.")
     is_favorite = graphene.Boolean(required=True, description="Whether it is among your favorites.")
     in_watchlist = graphene.Boolean(required=True, description="Whether it is on your watchlist.")
+    similar = graphene.List(
+        graphene.NonNull(lambda: MovieType),
+        required=True,
+        first=graphene.Int(description="How many (0–100; default 20)."),
+        description="Movies like this one, most similar first (precomputed by the recommender).",
+    )
 
     class Meta:
         model = Movie
@@ -114,6 +121,10 @@ class MovieType(DjangoObjectType):
     @staticmethod
     def resolve_in_watchlist(movie, info):
         return movie.pk in viewer_library(info).watchlist_ids
+
+    @staticmethod
+    def resolve_similar(movie, info, first=None):
+        return similar_movies(movie=movie, first=short_list_size(first))
 
 
 class MovieConnection(CountableConnection):

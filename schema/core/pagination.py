@@ -11,6 +11,8 @@ from graphql_relay import cursor_to_offset, offset_to_cursor
 from schema.core.errors import bad_input
 
 DEFAULT_PAGE_SIZE = 20
+# Plain lists (popular, trending, recommendations, similar): no cursors, a first-n cut.
+SHORT_LIST_DEFAULT, SHORT_LIST_MAX = 20, 100
 
 
 class CountableConnection(relay.Connection):
@@ -98,3 +100,11 @@ def paginate(
     connection = connection_type(edges=edges, page_info=page_info)
     connection.total_count = total
     return connection
+
+
+def short_list_size(first: int | None) -> int:
+    """The size of a plain list: ``first`` when given (0–100), else 20."""
+    first = SHORT_LIST_DEFAULT if first is None else first
+    if not 0 <= first <= SHORT_LIST_MAX:
+        raise bad_input(f"`first` must be between 0 and {SHORT_LIST_MAX} (requested {first}).")
+    return first

@@ -31,9 +31,7 @@ def test_search_by_any_id(admin_client, term):
 
 def test_filters_by_genre_decade_and_language(admin_client):
     film_noir = Genre.objects.get(name="Film-Noir")
-    changelist = listed(
-        admin_client, MOVIES, genres__id__exact=film_noir.pk, decade="1940", original_language="en"
-    )
+    changelist = listed(admin_client, MOVIES, genres__id__exact=film_noir.pk, decade="1940", original_language="en")
     expected = Movie.objects.filter(genres=film_noir, year__gte=1940, year__lt=1950, original_language="en")
     assert changelist.result_count == expected.count() > 0
     assert {movie.pk for movie in changelist.result_list} == set(expected.values_list("pk", flat=True))

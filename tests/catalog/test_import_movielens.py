@@ -148,9 +148,7 @@ def test_titles_are_normalized_and_the_original_kept(movielens):
         1972,
         "Godfather, The (1972)",
     )
-    assert (
-        Movie.objects.get(movielens_id=29).title == "The City of Lost Children (La Cité des enfants perdus)"
-    )
+    assert Movie.objects.get(movielens_id=29).title == "The City of Lost Children (La Cité des enfants perdus)"
 
 
 def test_movies_without_genres_or_tmdb_link_import_with_none(movielens):
@@ -171,9 +169,7 @@ def test_movie_statistics_count_the_rating_rows(movielens):
     off = Movie.objects.annotate(rows=Count("ratings")).exclude(rating_count=F("rows"))
     assert not off.exists()
     toy_story = Movie.objects.get(movielens_id=1)
-    scores = [
-        float(score) for score in Rating.objects.filter(movie=toy_story).values_list("score", flat=True)
-    ]
+    scores = [float(score) for score in Rating.objects.filter(movie=toy_story).values_list("score", flat=True)]
     assert toy_story.rating_count == len(scores) == 215
     assert toy_story.rating_mean == pytest.approx(sum(scores) / len(scores))
     assert toy_story.popularity > 0
@@ -304,9 +300,7 @@ def test_a_bad_rating_names_file_and_line_and_changes_nothing(db, tmp_path, rows
 
 
 def test_a_bad_row_in_a_zip_names_the_member(db, tmp_path):
-    folder = write_ml_latest(
-        tmp_path / "ml-latest-small", ratings="userId,movieId,rating,timestamp\n1,2,3,x\n"
-    )
+    folder = write_ml_latest(tmp_path / "ml-latest-small", ratings="userId,movieId,rating,timestamp\n1,2,3,x\n")
     archive = zip_folder(folder)
 
     with pytest.raises(CommandError, match=r"ml-latest-small\.zip/ml-latest-small/ratings\.csv, line 2: "):
@@ -319,9 +313,7 @@ def test_a_bad_movie_line_in_ml100k_is_named(db, tmp_path):
         items.write(ml100k_item(900005, "Tomorrow (1995)", "31-Foo-1995", set()))
     before = table_counts()
 
-    with pytest.raises(
-        CommandError, match=r"u\.item, line 5: release date '31-Foo-1995' is not like 01-Jan-1995"
-    ):
+    with pytest.raises(CommandError, match=r"u\.item, line 5: release date '31-Foo-1995' is not like 01-Jan-1995"):
         import_movielens(folder)
     assert table_counts() == before
 

@@ -69,9 +69,7 @@ def test_toy_story_is_enriched(movielens):
     assert (toy_story.original_language, toy_story.tmdb_vote_count) == ("en", 5269)
     assert toy_story.tmdb_vote_average == pytest.approx(7.7)
     assert toy_story.tmdb_popularity == pytest.approx(73.640445)
-    assert {"toy", "friendship", "jealousy", "rivalry"} <= set(
-        toy_story.keywords.values_list("name", flat=True)
-    )
+    assert {"toy", "friendship", "jealousy", "rivalry"} <= set(toy_story.keywords.values_list("name", flat=True))
 
 
 def test_one_tmdb_id_enriches_both_movies_linked_to_it(movielens):

@@ -100,9 +100,7 @@ def site(database_url, tmp_path_factory):
             assert process.wait(timeout=120) == 0, (folder / "setup.log").read_text()[-3000:]
     port = free_port()
     log_path = folder / "server.log"
-    with running(
-        [PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], env=env, log_path=log_path
-    ):
+    with running([PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], env=env, log_path=log_path):
         base_url = f"http://127.0.0.1:{port}"
         wait_until(
             lambda: http_get(f"{base_url}/health/live")[0] == 200,

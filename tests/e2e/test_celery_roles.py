@@ -80,9 +80,7 @@ def beat(broker, tmp_path_factory):
     folder = tmp_path_factory.mktemp("beat")
     log_path = folder / "beat.log"
     with running([ENTRYPOINT, "beat"], env=role_environment(folder), log_path=log_path):
-        wait_until(
-            lambda: "beat: Starting" in log_path.read_text(), timeout=60, what="beat", log_path=log_path
-        )
+        wait_until(lambda: "beat: Starting" in log_path.read_text(), timeout=60, what="beat", log_path=log_path)
         yield
 
 

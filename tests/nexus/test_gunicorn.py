@@ -54,9 +54,7 @@ def web(tmp_path_factory):
     subprocess.run(collectstatic, cwd=PROJECT_DIR, env={**build_env, "PATH": TOOLS_PATH}, check=True, timeout=120)
     site = Web(base_url=f"http://127.0.0.1:{port}", log_path=folder / "gunicorn.log", env=env)
     with running(["docker/entrypoint.sh", "web"], env=env, log_path=site.log_path) as server:
-        wait_until(
-            lambda: site.get("/health/live")[0] == 200, timeout=30, what="gunicorn", log_path=site.log_path
-        )
+        wait_until(lambda: site.get("/health/live")[0] == 200, timeout=30, what="gunicorn", log_path=site.log_path)
         yield site
         assert server.poll() is None, "gunicorn died during the tests"
 
@@ -77,9 +75,7 @@ def test_ready_is_503_and_names_the_database(web):
 
     def lines_of_the_probe():
         lines = [
-            line
-            for line in web.json_log_lines()
-            if line["request_id"] == "probe-7" or "probe-7" in line["message"]
+            line for line in web.json_log_lines() if line["request_id"] == "probe-7" or "probe-7" in line["message"]
         ]
         loggers = {line["logger"] for line in lines}
         return lines if {"health_check", "django.request", "gunicorn.access"} <= loggers else None

@@ -81,7 +81,5 @@ def flaky(self, *, outcome: str):
 @pytest.mark.parametrize("outcome", ["success", "failure", "retry"])
 def test_celery_task_outcomes(outcome):
     before = sample("nexus_celery_tasks_total", task="tests.metrics.flaky", outcome=outcome)
-    flaky.apply(
-        kwargs={"outcome": outcome}, throw=False
-    )  # runs in this process, as the embedded default does
+    flaky.apply(kwargs={"outcome": outcome}, throw=False)  # runs in this process, as the embedded default does
     assert sample("nexus_celery_tasks_total", task="tests.metrics.flaky", outcome=outcome) == before + 1

@@ -217,9 +217,7 @@ def test_search_is_typo_tolerant_on_postgres(gql, postgres):
 def test_search_matches_the_plot_on_postgres(gql, postgres):
     titles = [
         e["node"]["title"]
-        for e in gql.data('{ movies(search: "woody buzz", first: 10) { edges { node { title } } } }')["movies"][
-            "edges"
-        ]
+        for e in gql.data('{ movies(search: "woody buzz", first: 10) { edges { node { title } } } }')["movies"]["edges"]
     ]
     assert "Toy Story" in titles
 

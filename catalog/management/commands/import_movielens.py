@@ -4,6 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 from catalog.importers import DatasetError
 from catalog.importers.download import MOVIELENS_RELEASES, DownloadError, movielens_download
 from catalog.importers.loader import movielens_import
+from recommender.models import ModelRun
+from recommender.services import recommender_training_enqueue
 
 
 class Command(BaseCommand):
@@ -22,8 +24,11 @@ class Command(BaseCommand):
             metavar="NAME",
             help=f"Fetch the release from GroupLens (MD5-checked, cached): {', '.join(MOVIELENS_RELEASES)}",
         )
+        parser.add_argument(
+            "--no-train", action="store_true", help="Do not queue a recommender training after the import."
+        )
 
-    def handle(self, *args, path, download, verbosity, **options):
+    def handle(self, *args, path, download, no_train, verbosity, **options):
         if path and download:
             raise CommandError("pass either PATH or --download NAME, not both")
         try:
@@ -43,3 +48,5 @@ class Command(BaseCommand):
                 f"Imported {summary.layout} release: {summary.movies:,} movies, {summary.users:,} users, "
                 f"{summary.ratings:,} ratings, {summary.tags:,} tags in {summary.seconds:.1f} s."
             )
+        if not no_train:
+            recommender_training_enqueue(triggered_by=ModelRun.Trigger.IMPORT)

@@ -1,0 +1,336 @@
+"""Serving recommendations: precomputed lists from the score store, hydrated into movies with reasons, and the
+fallbacks that answer when there is no list (item-to-item from recent high ratings → popular in the viewer's
+favorite genres → popular). Nothing here fails because the store or the model is unavailable."""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+from django.db.models import QuerySet
+
+from catalog.filters import genre_ids
+from catalog.models import Movie
+from catalog.selectors import movie_queryset, popular_movies
+from nexus.metrics import RECOMMENDATION_CACHE
+from recommender import store
+from recommender.algorithms.hybrid import Source
+from recommender.models import ModelRun
+from recommender.store import Reason
+from users.models import Favorite, HiddenMovie, Rating, User, WatchEvent
+
+# Recent ratings at least this high seed the item-to-item fallback.
+SEED_MIN_SCORE = 4
+SEED_RATINGS = 10
+STATUS_RUNS = 10
+
+
+class RecommendationSource(Enum):
+    """Where a recommendation comes from."""
+
+    COLLABORATIVE = "collaborative"
+    CONTENT = "content"
+    POPULAR = "popular"
+    TRENDING = "trending"
+    SIMILAR = "similar"
+
+
+_STORED_SOURCES = {
+    Source.COLLABORATIVE: RecommendationSource.COLLABORATIVE,
+    Source.CONTENT: RecommendationSource.CONTENT,
+    Source.POPULAR: RecommendationSource.POPULAR,
+    Source.TRENDING: RecommendationSource.TRENDING,
+}
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    movie: Movie
+    score: float
+    source: RecommendationSource
+    reason: str
+
+
+def user_seen_movie_ids(*, user: User) -> frozenset[int]:
+    """Movies the user rated, favorited, watched or hid: never recommended to them (one query)."""
+    return frozenset(_seen_by_user([user.pk]).get(user.pk, ()))
+
+
+def recommendation_list(
+    *, user: User | None, first: int, genre: str | None = None, seen_movie_ids: frozenset[int] = frozenset()
+) -> list[Recommendation]:
+    """The viewer's ``first`` recommendations, optionally within one genre (name or slug).
+
+    Signed-in viewers get their precomputed list without what they rated, watched or hid since it was computed
+    (``seen_movie_ids``, see ``user_seen_movie_ids``), topped up with popular movies when a genre leaves it
+    short; without a list, the fallbacks. Anonymous visitors get trending movies.
+    """
+    genre_id = _genre_id(genre)
+    if first == 0:
+        return []
+    if user is None:
+        return _trending_recommendations(first=first, genre=genre, genre_id=genre_id)
+    try:
+        entries = store.user_list(user_id=user.pk)
+    except store.StoreUnavailable:
+        RECOMMENDATION_CACHE.labels(outcome="fallback").inc()
+        return _fallback(
+            user=user, first=first, genre=genre, genre_id=genre_id, seen=seen_movie_ids, with_similar=False
+        )
+    if entries is None:
+        RECOMMENDATION_CACHE.labels(outcome="miss").inc()
+        return _fallback(user=user, first=first, genre=genre, genre_id=genre_id, seen=seen_movie_ids, with_similar=True)
+    RECOMMENDATION_CACHE.labels(outcome="hit").inc()
+    entries = entries[~np.isin(entries["movie"], list(seen_movie_ids))]
+    picked = _stored_recommendations(entries, first=first, genre_id=genre_id)
+    return _topped_up(picked, first=first, genre=genre, seen=seen_movie_ids)
+
+
+def trending_movies(*, first: int, genre: str | None = None) -> list[Movie]:
+    """Movies with the most recent activity (precomputed, time-decayed), topped up with popular ones."""
+    genre_id = _genre_id(genre)
+    return [picked.movie for picked in _trending_recommendations(first=first, genre=genre, genre_id=genre_id)]
+
+
+def similar_movies(*, movie: Movie, first: int) -> list[Movie]:
+    """Movies like ``movie``: its precomputed similar list; without one, popular movies sharing its genres."""
+    if first == 0:
+        return []
+    try:
+        similar = store.similar_lists(movie_ids=[movie.pk]).get(movie.pk)
+    except store.StoreUnavailable:
+        similar = None
+    if similar is not None:
+        return _movies_in_order(similar["movie"][:first].tolist())
+    shared_genres = movie_queryset().filter(genres__in=movie.genres.all()).exclude(pk=movie.pk)
+    return list(shared_genres.distinct().order_by("-popularity", "id")[:first])
+
+
+@dataclass(frozen=True)
+class ExportedRecommendation:
+    movie_id: int
+    movielens_id: int
+    score: float
+    source: RecommendationSource
+
+
+def user_recommendations_export(
+    *, users: Sequence[User], limit: int
+) -> Iterator[tuple[User, list[ExportedRecommendation]]]:
+    """Each user's top ``limit``, without titles or reasons, for exporting many users: one read of the store,
+    one query for what they have seen and one for the movies' MovieLens ids per call. Users without a stored
+    list get the fallbacks of ``recommendation_list``."""
+    try:
+        lists = store.user_lists(user_ids=[user.pk for user in users])
+    except store.StoreUnavailable:
+        lists = {}
+    seen = _seen_by_user(list(lists))
+    unseen = {
+        user_id: entries[~np.isin(entries["movie"], list(seen.get(user_id, ())))][:limit]
+        for user_id, entries in lists.items()
+    }
+    listed = np.unique(np.concatenate([entries["movie"] for entries in unseen.values()] or [[]]))
+    movielens_ids = dict(Movie.objects.filter(pk__in=listed.tolist()).values_list("pk", "movielens_id"))
+    for user in users:
+        if user.pk in unseen:
+            entries = unseen[user.pk]
+            items = [
+                ExportedRecommendation(movie_id, movielens_ids[movie_id], score, _STORED_SOURCES[Source(source)])
+                for movie_id, score, source in zip(
+                    entries["movie"].tolist(),
+                    entries["score"].tolist(),
+                    entries["source"].tolist(),
+                    strict=True,
+                )
+                if movie_id in movielens_ids
+            ]
+        else:
+            fallback = recommendation_list(user=user, first=limit, seen_movie_ids=user_seen_movie_ids(user=user))
+            items = [
+                ExportedRecommendation(picked.movie.pk, picked.movie.movielens_id, picked.score, picked.source)
+                for picked in fallback
+            ]
+        yield user, items
+
+
+def _seen_by_user(user_ids: list[int]) -> dict[int, set[int]]:
+    """What each user rated, favorited, watched or hid, by user id (one query)."""
+    parts = [
+        model.objects.filter(user_id__in=user_ids).order_by().values_list("user_id", "movie_id")
+        for model in (Rating, Favorite, WatchEvent, HiddenMovie)
+    ]
+    seen: dict[int, set[int]] = {}
+    for user_id, movie_id in parts[0].union(*parts[1:]).iterator():
+        seen.setdefault(user_id, set()).add(movie_id)
+    return seen
+
+
+def recommender_status() -> tuple[str | None, QuerySet[ModelRun]]:
+    """The version being served (None when there is none or the store is unreachable) and the latest runs."""
+    try:
+        version = store.current_version()
+    except store.StoreUnavailable:
+        version = None
+    return version, ModelRun.objects.select_related("requested_by")[:STATUS_RUNS]
+
+
+# --- Building lists -----------------------------------------------------------------------------------------
+
+
+def _genre_id(genre: str | None) -> int | None:
+    return genre_ids([genre], field="genre")[0] if genre else None
+
+
+def _movies_in_order(movie_ids: list[int], *, genre_id: int | None = None) -> list[Movie]:
+    """The movies with these ids, in this order (one query, plus one for their genres); with ``genre_id``,
+    only those in that genre."""
+    movies = movie_queryset().filter(pk__in=movie_ids)
+    if genre_id is not None:
+        movies = movies.filter(genres=genre_id)
+    by_id = {movie.pk: movie for movie in movies}
+    return [by_id[movie_id] for movie_id in movie_ids if movie_id in by_id]
+
+
+def _stored_recommendations(entries: np.ndarray, *, first: int, genre_id: int | None) -> list[Recommendation]:
+    """Recommendations from stored ``store.ENTRY`` records, best first."""
+    # Without a genre filter every listed movie qualifies, so only the first few need loading.
+    candidates = entries if genre_id is not None else entries[:first]
+    movies = _movies_in_order(candidates["movie"].tolist(), genre_id=genre_id)[:first]
+    by_movie = {int(entry["movie"]): entry for entry in candidates}
+    chosen = [by_movie[movie.pk] for movie in movies]
+    named = [int(entry["subject"]) for entry in chosen if entry["reason"] in _MOVIE_REASONS]
+    titles = dict(Movie.objects.filter(pk__in=named).values_list("pk", "title"))
+    return [
+        Recommendation(
+            movie=movie,
+            score=float(entry["score"]),
+            source=_STORED_SOURCES[Source(int(entry["source"]))],
+            reason=_reason_text(
+                Reason(int(entry["reason"])), movie, int(entry["subject"]), int(entry["stars"]), titles
+            ),
+        )
+        for movie, entry in zip(movies, chosen, strict=True)
+    ]
+
+
+_MOVIE_REASONS = (Reason.RATED, Reason.FAVORITED, Reason.WATCHED)
+
+
+def _reason_text(reason: Reason, movie: Movie, subject: int, half_stars: int, titles: dict[int, str]) -> str:
+    if reason in _MOVIE_REASONS and subject in titles:
+        title = titles[subject]
+        if reason == Reason.RATED:
+            return f"Because you rated {title} {half_stars / 2:g}★"
+        if reason == Reason.FAVORITED:
+            return f"Because you added {title} to favorites"
+        return f"Because you watched {title}"
+    genre = next((genre.name for genre in movie.genres.all() if genre.pk == subject), None)
+    if reason == Reason.LIKED_GENRE and genre:
+        return f"Because you like {genre}"
+    if reason == Reason.TRENDING:
+        return "Trending now"
+    if reason == Reason.POPULAR:
+        return "Popular on Nexus"
+    return "Picked for your taste"
+
+
+def _trending_recommendations(*, first: int, genre: str | None, genre_id: int | None) -> list[Recommendation]:
+    try:
+        entries = store.trending_list(genre_id=genre_id)
+    except store.StoreUnavailable:
+        entries = None
+    picked = _stored_recommendations(entries[:first], first=first, genre_id=None) if entries is not None else []
+    return _topped_up(picked, first=first, genre=genre, seen=frozenset())
+
+
+def _topped_up(
+    picked: list[Recommendation], *, first: int, genre: str | None, seen: frozenset[int]
+) -> list[Recommendation]:
+    """``picked``, then popular movies (within ``genre``) until there are ``first``."""
+    if len(picked) >= first:
+        return picked
+    listed = seen | {recommendation.movie.pk for recommendation in picked}
+    popular = popular_movies(genre=genre).exclude(pk__in=listed)[: first - len(picked)]
+    return picked + [_popular_recommendation(movie, "Popular on Nexus") for movie in popular]
+
+
+def _popular_recommendation(movie: Movie, reason: str) -> Recommendation:
+    return Recommendation(movie=movie, score=movie.popularity, source=RecommendationSource.POPULAR, reason=reason)
+
+
+def _fallback(
+    *,
+    user: User,
+    first: int,
+    genre: str | None,
+    genre_id: int | None,
+    seen: frozenset[int],
+    with_similar: bool,
+) -> list[Recommendation]:
+    """Without a precomputed list: movies like what the user recently rated highly (``with_similar``: when the
+    store can serve similar lists), then popular movies in their favorite genres, then popular movies."""
+    picked = _item_to_item(user=user, first=first, genre_id=genre_id, seen=seen) if with_similar else []
+    if len(picked) < first:
+        listed = seen | {recommendation.movie.pk for recommendation in picked}
+        picked += _popular_in_favorite_genres(user=user, first=first - len(picked), genre_id=genre_id, listed=listed)
+    return _topped_up(picked, first=first, genre=genre, seen=seen)
+
+
+def _item_to_item(*, user: User, first: int, genre_id: int | None, seen: frozenset[int]) -> list[Recommendation]:
+    """Movies similar to the user's most recent high ratings: each candidate scores the sum of its similarity
+    to them, and its reason names the rating that contributed most."""
+    seeds = dict(
+        Rating.objects.filter(user=user, score__gte=SEED_MIN_SCORE)
+        .order_by("-updated_at", "-id")
+        .values_list("movie_id", "score")[:SEED_RATINGS]
+    )
+    try:
+        similar = store.similar_lists(movie_ids=seeds)
+    except store.StoreUnavailable:
+        return []
+    totals: dict[int, float] = {}
+    strongest: dict[int, tuple[float, int]] = {}  # the largest similarity to one seed, and that seed
+    for seed, entries in similar.items():
+        for movie_id, score in zip(entries["movie"].tolist(), entries["score"].tolist(), strict=True):
+            if movie_id in seen or movie_id in seeds:
+                continue
+            totals[movie_id] = totals.get(movie_id, 0.0) + score
+            if score > strongest.get(movie_id, (-np.inf, seed))[0]:
+                strongest[movie_id] = (score, seed)
+    ranked = sorted(totals, key=lambda movie_id: (-totals[movie_id], movie_id))
+    candidates = ranked if genre_id is not None else ranked[:first]
+    movies = _movies_in_order(candidates, genre_id=genre_id)[:first]
+    titles = dict(Movie.objects.filter(pk__in=seeds).values_list("pk", "title"))
+    return [
+        Recommendation(
+            movie=movie,
+            score=totals[movie.pk],
+            source=RecommendationSource.SIMILAR,
+            reason=_reason_text(
+                Reason.RATED, movie, strongest[movie.pk][1], int(seeds[strongest[movie.pk][1]] * 2), titles
+            ),
+        )
+        for movie in movies
+    ]
+
+
+def _popular_in_favorite_genres(
+    *, user: User, first: int, genre_id: int | None, listed: frozenset[int]
+) -> list[Recommendation]:
+    favorite_ids = set(user.favorite_genres.values_list("pk", flat=True))
+    if genre_id is not None:
+        favorite_ids &= {genre_id}
+    if not favorite_ids:
+        return []
+    movies = (
+        movie_queryset()
+        .filter(genres__in=favorite_ids)
+        .exclude(pk__in=listed)
+        .distinct()
+        .order_by("-popularity", "id")[:first]
+    )
+    recommendations = []
+    for movie in movies:
+        genre = next(genre.name for genre in movie.genres.all() if genre.pk in favorite_ids)
+        recommendations.append(_popular_recommendation(movie, f"Popular in {genre}, a genre you like"))
+    return recommendations

@@ -1,0 +1,66 @@
+import graphene
+from django.core.exceptions import ValidationError
+
+from recommender import selectors
+from schema.catalog.queries import validation_message
+from schema.catalog.types import MovieType
+from schema.core.auth import viewer
+from schema.core.errors import bad_input
+from schema.core.loaders import request_memo
+from schema.core.pagination import SHORT_LIST_DEFAULT, SHORT_LIST_MAX, short_list_size
+from schema.recommender.auth import require_staff
+from schema.recommender.types import RecommendationType, RecommenderStatusType
+
+FIRST_HELP = f"How many (0–{SHORT_LIST_MAX}; default {SHORT_LIST_DEFAULT})."
+GENRE_HELP = "Only this genre (name or slug)."
+
+
+class RecommenderQueries(graphene.ObjectType):
+    recommendations = graphene.List(
+        graphene.NonNull(RecommendationType),
+        required=True,
+        first=graphene.Int(default_value=SHORT_LIST_DEFAULT, description=FIRST_HELP),
+        genre=graphene.String(description=GENRE_HELP),
+        description="Movies for you, best first, each with a reason; never one you rated, watched or hid. "
+        "Anonymous visitors get what is trending.",
+    )
+    trending = graphene.List(
+        graphene.NonNull(MovieType),
+        required=True,
+        first=graphene.Int(description=FIRST_HELP),
+        genre=graphene.String(description=GENRE_HELP),
+        description="Movies with the most recent activity (ratings, favorites, viewings; older activity "
+        "counts less), topped up with popular ones.",
+    )
+    recommender_status = graphene.Field(
+        graphene.NonNull(RecommenderStatusType),
+        description="The model version being served and the latest training runs (staff only).",
+    )
+
+    @staticmethod
+    def resolve_recommendations(root, info, first=SHORT_LIST_DEFAULT, genre=None):
+        size = short_list_size(first)
+        user = viewer(info)
+        seen = (
+            request_memo(info, "viewer_seen_movie_ids", lambda: selectors.user_seen_movie_ids(user=user))
+            if user
+            else frozenset()
+        )
+        try:
+            return selectors.recommendation_list(user=user, first=size, genre=genre, seen_movie_ids=seen)
+        except ValidationError as exc:
+            raise bad_input(validation_message(exc)) from None
+
+    @staticmethod
+    def resolve_trending(root, info, first=None, genre=None):
+        size = short_list_size(first)
+        try:
+            return selectors.trending_movies(first=size, genre=genre)
+        except ValidationError as exc:
+            raise bad_input(validation_message(exc)) from None
+
+    @staticmethod
+    def resolve_recommender_status(root, info):
+        require_staff(info)
+        version, runs = selectors.recommender_status()
+        return RecommenderStatusType(current_version=version, runs=runs)

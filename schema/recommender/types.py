@@ -1,0 +1,113 @@
+import graphene
+from graphene.types.generic import GenericScalar
+from graphene_django import DjangoObjectType
+
+from recommender.models import ModelRun
+from recommender.selectors import RecommendationSource as Source
+from schema.catalog.types import MovieType
+
+_SOURCE_DESCRIPTIONS = {
+    Source.COLLABORATIVE: "Liked by people whose ratings resemble yours (collaborative filtering).",
+    Source.CONTENT: "Shares genres, tags or keywords with what you like.",
+    Source.POPULAR: "Popular on Nexus, in a genre you like where you told us one.",
+    Source.TRENDING: "Much watched and rated lately.",
+    Source.SIMILAR: "Similar to a movie you recently rated highly.",
+}
+
+
+def _describe_source(value):
+    if value is None:
+        return "Where a recommendation comes from."
+    return _SOURCE_DESCRIPTIONS[value]
+
+
+RecommendationSource = graphene.Enum.from_enum(Source, description=_describe_source)
+
+
+class RecommendationType(graphene.ObjectType):
+    """A movie recommended to you, with why."""
+
+    movie = graphene.Field(graphene.NonNull(MovieType), description="The movie.")
+    score = graphene.Float(
+        required=True,
+        description="How well it matches you (higher is better, comparable within one list only); the order "
+        "of the list also weighs variety.",
+    )
+    source = graphene.Field(RecommendationSource, required=True, description="Where the recommendation comes from.")
+    reason = graphene.String(
+        required=True, description='Why, for people: "Because you rated Alien 5★", "Trending now".'
+    )
+
+    class Meta:
+        name = "Recommendation"
+
+
+_RUN_STATUS_DESCRIPTIONS = {
+    ModelRun.Status.QUEUED: "Requested, waiting for a worker.",
+    ModelRun.Status.RUNNING: "Training now.",
+    ModelRun.Status.SUCCEEDED: "Trained; its version was switched live.",
+    ModelRun.Status.FAILED: "Stopped with an error; the previous version stays live.",
+}
+ModelRunStatus = graphene.Enum.from_enum(
+    ModelRun.Status,
+    name="ModelRunStatus",
+    description=lambda value: _RUN_STATUS_DESCRIPTIONS[value] if value else "Where a training run is.",
+)
+ModelRunTrigger = graphene.Enum.from_enum(
+    ModelRun.Trigger,
+    name="ModelRunTrigger",
+    description=lambda value: f"Started by {value.label}." if value else "What started a training run.",
+)
+
+
+class ModelRunType(DjangoObjectType):
+    """One training of the recommender (staff only)."""
+
+    version = graphene.String(description="Name of the model version; null until the run starts.")
+    status = graphene.Field(ModelRunStatus, required=True, description="Where the run is.")
+    triggered_by = graphene.Field(ModelRunTrigger, required=True, description="What started it.")
+    algorithm = graphene.String(required=True, description="The collaborative model blended in the hybrid.")
+    parameters = GenericScalar(required=True, description="Hyper-parameters of every part of the model.")
+    n_users = graphene.Int(required=True, description="Users in the interaction matrix.")
+    n_items = graphene.Int(required=True, description="Movies in the interaction matrix.")
+    n_interactions = graphene.Int(required=True, description="Ratings, favorites, viewings and hides trained on.")
+    timings = GenericScalar(required=True, description="Seconds per pipeline step, and the total.")
+    metrics = GenericScalar(required=True, description="What the lists look like: coverage, explained reasons.")
+    error = graphene.String(required=True, description="Why the run failed; empty otherwise.")
+    created_at = graphene.DateTime(required=True, description="When the run was requested.")
+    started_at = graphene.DateTime(description="When training started.")
+    finished_at = graphene.DateTime(description="When training ended.")
+
+    class Meta:
+        model = ModelRun
+        name = "ModelRun"
+        fields = (
+            "version",
+            "status",
+            "triggered_by",
+            "algorithm",
+            "parameters",
+            "n_users",
+            "n_items",
+            "n_interactions",
+            "timings",
+            "metrics",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        )
+
+
+class RecommenderStatusType(graphene.ObjectType):
+    """What the recommender serves and how its latest trainings went (staff only)."""
+
+    current_version = graphene.String(
+        description="The model version being served; null before the first training, or with the store down."
+    )
+    runs = graphene.List(
+        graphene.NonNull(ModelRunType), required=True, description="The latest training runs, newest first."
+    )
+
+    class Meta:
+        name = "RecommenderStatus"
