@@ -100,6 +100,8 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------------------------
+if not os.environ.get("DATABASE_URL"):
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded default's SQLite file lives there
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'nexus.sqlite3'}",
