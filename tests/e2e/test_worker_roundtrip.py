@@ -24,6 +24,7 @@ from django.conf import settings
 from kombu import Connection
 
 from tests.conftest import movielens_small_dir, need
+from tests.servers import scratch_database
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 PASSWORD = "roundtrip-Horse-Battery-42"
@@ -34,31 +35,13 @@ TRAINED_WITHIN = 120.0
 
 
 @pytest.fixture
-def e2e_database() -> Iterator[str]:
+def e2e_database(tmp_path) -> Iterator[str]:
     """A PostgreSQL database of this test's own, dropped afterwards whatever happens."""
     need(bool(settings.CELERY_BROKER_URL), "needs a broker: set CELERY_BROKER_URL=amqp://...")
     need(settings.IS_POSTGRES, "needs PostgreSQL: set DATABASE_URL=postgres://...")
     need(movielens_small_dir() is not None, "NEXUS_DATA_DIR must point at shared/data with ml-latest-small")
-    server = settings.DATABASES["default"]
-    name = f"nexus_e2e_{os.getpid()}"
-    admin = psycopg2.connect(
-        dbname="postgres",
-        user=server["USER"],
-        password=server["PASSWORD"],
-        host=server["HOST"],
-        port=server["PORT"] or 5432,
-    )
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        credentials = f"{server['USER']}:{server['PASSWORD']}"
-        yield f"postgres://{credentials}@{server['HOST']}:{server['PORT'] or 5432}/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_database(f"nexus_e2e_{os.getpid()}", sqlite_folder=tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
