@@ -1,24 +1,52 @@
-"""The /graphql endpoint: graphene-django's view with Nexus' request checks and error masking."""
+"""The /graphql endpoint: graphene-django's view (and its GraphiQL page) with Nexus' request pipeline.
 
+A request passes these steps, each in a module of its own:
+
+1. size check — the raw body or query string against the document size limit, before anything is parsed
+   (schema/core/limits.py);
+2. parameters — the JSON body (one operation, or a bounded batch), and Apollo persisted queries
+   (schema/core/persisted.py);
+3. document — parsed and validated once per distinct text, limit rules included (schema/core/documents.py);
+4. cost and rate limit — the operation's cost against its maximum, then spent from the caller's budget
+   (schema/core/limits.py, schema/core/ratelimit.py);
+5. response cache — anonymous queries answered from the cache (schema/core/response_cache.py);
+6. execution — graphql-core, mutations in a transaction;
+7. encoding — orjson, with the cost in ``extensions.cost`` and the rate-limit headers.
+
+Errors meant for clients keep their message; anything unexpected becomes "Internal server error." with an id
+that is logged with the traceback.
+"""
+
+import json
 import logging
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
+import orjson
 from django.conf import settings
-from django.http import HttpResponseBadRequest
-from django.views.decorators.csrf import csrf_protect
-from graphene.validation import DisableIntrospection
+from django.db import transaction
+from django.http import HttpResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
+from graphene_django.constants import MUTATION_ERRORS_FLAG
+from graphene_django.utils.utils import set_rollback
 from graphene_django.views import GraphQLView, HttpError
-from graphql import GraphQLError, specified_rules
+from graphql import ExecutionResult, GraphQLError, OperationType, execute, specified_rules
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from graphql_jwt.exceptions import JSONWebTokenError, JSONWebTokenExpired
 from graphql_jwt.exceptions import PermissionDenied as JSONWebTokenPermissionDenied
 from graphql_jwt.settings import jwt_settings
 
 from nexus import metrics
+from schema.core import documents, limits, persisted, ratelimit, response_cache
 
 logger = logging.getLogger("nexus.graphql")
 
 # Errors raised on purpose, whose message is written for clients; anything else is masked.
 _CLIENT_ERROR_CODES = {
+    "BAD_REQUEST",
     "BAD_USER_INPUT",
     "UNAUTHENTICATED",
     "FORBIDDEN",
@@ -26,14 +54,51 @@ _CLIENT_ERROR_CODES = {
     "GRAPHQL_VALIDATION_FAILED",
     "INVALID_TOKEN",
     "TOKEN_EXPIRED",
+    "QUERY_TOO_DEEP",
+    "TOO_MANY_ALIASES",
+    "QUERY_TOO_COSTLY",
+    "TOO_MANY_MUTATIONS",
+    "DOCUMENT_TOO_LARGE",
+    "BATCH_TOO_LARGE",
+    "PERSISTED_QUERY_NOT_FOUND",
+    "PERSISTED_QUERY_NOT_SUPPORTED",
+    "PERSISTED_QUERY_HASH_MISMATCH",
 }
 
 
 def validation_rules():
-    rules = list(specified_rules)
+    """graphql-core's standard rules, Nexus' limits, and no introspection when it is switched off."""
+    rules = [*specified_rules, *limits.LIMIT_RULES]
     if not settings.NEXUS_GRAPHQL_INTROSPECTION:
-        rules.append(DisableIntrospection)
+        # Only __schema and __type: clients (Apollo's cache among them) ask for __typename everywhere.
+        rules.append(NoSchemaIntrospectionCustomRule)
     return rules
+
+
+class RequestRefused(Exception):
+    """The request as a whole is refused before any operation runs."""
+
+    def __init__(self, status: int, message: str, code: str, *, error=None, cost: int = 0, rate=None):
+        super().__init__(message)
+        self.status = status
+        self.error = error or GraphQLError(message, extensions={"code": code})
+        self.cost = cost
+        self.rate = rate  # the caller's budget, when it was already consulted
+
+
+@dataclass
+class Operation:
+    """One operation of a request, from its parameters to its result."""
+
+    query: str | None
+    variables: dict | None
+    operation_name: str | None
+    prepared: documents.PreparedDocument | None = None
+    cost: int = 0
+    errors: list = field(default_factory=list)  # refusals before execution
+    status: int = 200
+    data_json: bytes | None = None  # encoded ``data`` of a successful result
+    from_cache: bool = False
 
 
 class NexusGraphQLView(GraphQLView):
@@ -43,29 +108,248 @@ class NexusGraphQLView(GraphQLView):
         super().__init__(**kwargs)
 
     def dispatch(self, request, *args, **kwargs):
-        dispatch = super().dispatch
+        serve = self.serve
         if _carries_token_cookie(request):
             # Browsers send cookies on their own, also on requests forged by other sites: a request that may
             # authenticate with one must prove it comes from a page of ours (bearer-token requests need not).
-            dispatch = csrf_protect(dispatch)
-        return dispatch(request, *args, **kwargs)
+            serve = csrf_protect(serve)
+        return serve(request)
 
-    def execute_graphql_request(self, request, data, query, variables, operation_name, *args, **kwargs):
-        result = super().execute_graphql_request(request, data, query, variables, operation_name, *args, **kwargs)
-        if result is not None:  # None: nothing ran (graphene-django's path for GraphiQL's page)
-            metrics.graphql_operation_record(query=query, operation_name=operation_name, errors=result.errors)
-        return result
+    @method_decorator(ensure_csrf_cookie)  # GraphiQL's page and cookie-mode clients read the CSRF cookie
+    def serve(self, request):
+        if request.method not in ("GET", "POST"):
+            return self.refusal_response(request, RequestRefused(405, "GraphQL takes GET and POST.", "BAD_REQUEST"))
+        if request.method == "GET" and self.graphiql and self.can_display_graphiql(request, {}):
+            return super().dispatch(request)  # graphene-django renders GraphiQL's page
+
+        current_limits = limits.Limits.from_settings()
+        budget = ratelimit.rate_limit_subject(request)
+        try:
+            operations = self.request_operations(request, current_limits)
+            rate = self.rate_limit(budget, operations, current_limits)
+        except RequestRefused as refusal:
+            if refusal.rate is None:  # refused before the budget was consulted: one point, against floods of junk
+                refusal.rate = self.spend(budget, 1)
+            return self.refusal_response(request, refusal)
+        for operation in operations:
+            self.run(request, operation)
+        return self.encode(request, operations, current_limits=current_limits, rate=rate)
+
+    # --- Steps 1–3: size, parameters, document --------------------------------------------------------------
+
+    def request_operations(self, request, current_limits: limits.Limits) -> list[Operation]:
+        """The request's operations, each with its document and cost, or the request's refusal."""
+        _check_size(request, current_limits)
+        body = self.request_body(request)
+        if isinstance(body, list):
+            if current_limits.max_batch <= 0:
+                raise RequestRefused(400, "Batched requests are not accepted: send one operation.", "BAD_REQUEST")
+            if not 0 < len(body) <= current_limits.max_batch:
+                raise RequestRefused(
+                    400,
+                    f"The batch holds {len(body)} operations; between 1 and {current_limits.max_batch} are accepted.",
+                    "BATCH_TOO_LARGE",
+                )
+            if not all(isinstance(entry, Mapping) for entry in body):
+                raise RequestRefused(400, "Each entry of a batch must be a JSON object.", "BAD_REQUEST")
+            return [self.operation_prepare(request, entry, current_limits, in_batch=True) for entry in body]
+        return [self.operation_prepare(request, body, current_limits, in_batch=False)]
+
+    def request_body(self, request) -> Any:
+        content_type = self.get_content_type(request)
+        if content_type == "application/json":
+            try:
+                return orjson.loads(request.body)
+            except orjson.JSONDecodeError:
+                raise RequestRefused(400, "The request body is not valid JSON.", "BAD_REQUEST") from None
+        if content_type == "application/graphql":
+            return {"query": request.body.decode(errors="replace")}
+        if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            return request.POST
+        return {}
+
+    def operation_prepare(self, request, data, current_limits: limits.Limits, *, in_batch: bool) -> Operation:
+        if not isinstance(data, Mapping):
+            raise RequestRefused(400, "The request body must be a JSON object (or an array of them).", "BAD_REQUEST")
+        params = request.GET if not in_batch else {}
+        try:
+            query, variables, operation_name, _ = self.get_graphql_params(request, data)
+            query = persisted.persisted_query_resolve(query=query, extensions=_extensions(params, data))
+        except HttpError as error:
+            raise RequestRefused(error.response.status_code, error.message, "BAD_REQUEST") from None
+        except persisted.PersistedQueryError as error:
+            return Operation(None, variables, operation_name, errors=[error.error], status=error.status)
+        operation = Operation(query, variables, operation_name)
+        if not query:
+            operation.errors, operation.status = [_request_error("Must provide a query string.")], 400
+            return operation
+
+        operation.prepared = documents.document_prepare(
+            schema=self.schema.graphql_schema,
+            query=query,
+            rules=self.validation_rules,
+            rules_key=(current_limits, settings.NEXUS_GRAPHQL_INTROSPECTION),
+        )
+        if operation.prepared.errors:
+            operation.errors, operation.status = list(operation.prepared.errors), 400
+            return operation
+        node = operation.prepared.operation(operation_name)
+        if node is None:
+            message = (
+                f"Unknown operation named `{operation_name}`."
+                if operation_name
+                else "Must provide operationName when the document holds several operations."
+            )
+            operation.errors, operation.status = [_request_error(message)], 400
+            return operation
+        if request.method == "GET" and node.operation != OperationType.QUERY:
+            raise RequestRefused(405, f"A {node.operation.value} must be sent with POST, not GET.", "BAD_REQUEST")
+
+        # --- Step 4: cost (the rate limit is spent for the whole request in ``serve``) ---
+        operation.cost = limits.operation_cost(
+            schema=self.schema.graphql_schema,
+            document=operation.prepared.document,
+            operation=node,
+            variables=variables,
+        )
+        refusal = limits.cost_refusal(cost=operation.cost, limits=current_limits)
+        if refusal is not None:
+            operation.errors, operation.status = [refusal], 400
+        return operation
 
     @staticmethod
     def get_graphql_params(request, data):
         query, variables, operation_name, request_id = GraphQLView.get_graphql_params(request, data)
         if query is not None and not isinstance(query, str):
-            raise HttpError(HttpResponseBadRequest("`query` must be a string."))
+            raise HttpError(HttpResponse(status=400), "`query` must be a string.")
         if variables is not None and not isinstance(variables, dict):
-            raise HttpError(HttpResponseBadRequest("`variables` must be a JSON object."))
+            raise HttpError(HttpResponse(status=400), "`variables` must be a JSON object.")
         if operation_name is not None and not isinstance(operation_name, str):
-            raise HttpError(HttpResponseBadRequest("`operationName` must be a string."))
+            raise HttpError(HttpResponse(status=400), "`operationName` must be a string.")
         return query, variables, operation_name, request_id
+
+    def rate_limit(self, budget, operations: list[Operation], current_limits: limits.Limits):
+        """Spends the request's cost from the caller's budget; the budget's state (None: not limited)."""
+        # Operations refused before running (invalid, too costly) spend nothing beyond the request's one point.
+        cost = sum(operation.cost for operation in operations if not operation.errors)
+        if len(operations) > 1 and cost > current_limits.max_cost:
+            raise RequestRefused(
+                400,
+                f"The batch would cost {cost} points in all; at most {current_limits.max_cost} are allowed.",
+                "QUERY_TOO_COSTLY",
+                cost=cost,
+            )
+        rate = self.spend(budget, cost)
+        if rate is not None and rate.refused:
+            raise RequestRefused(429, "", "RATE_LIMITED", error=rate.error(cost=cost), cost=cost, rate=rate)
+        return rate
+
+    @staticmethod
+    def spend(budget: tuple[str, int] | None, cost: int) -> ratelimit.RateLimitState | None:
+        if budget is None:
+            return None
+        subject, limit = budget
+        return ratelimit.rate_limit_spend(subject=subject, limit=limit, cost=cost)
+
+    # --- Steps 5–6: response cache, execution ---------------------------------------------------------------
+
+    def run(self, request, operation: Operation) -> None:
+        """Answers a valid operation from the response cache, or executes it (and caches the answer)."""
+        if operation.errors:  # refused before running
+            if operation.prepared is not None:
+                self.record(operation, errors=operation.errors)
+            return
+        node = operation.prepared.operation(operation.operation_name)
+        cache_key = None
+        if (
+            node.operation == OperationType.QUERY
+            and response_cache.response_cache_enabled()
+            and response_cache.is_anonymous_request(request)
+        ):
+            cache_key = response_cache.response_cache_key(
+                schema=self.schema.graphql_schema,
+                normalized_document_hash=operation.prepared.normalized_hash,
+                operation_name=operation.operation_name,
+                variables=operation.variables,
+            )
+            cached = response_cache.cached_data_get(cache_key) if cache_key else None
+            if cached is not None:
+                operation.data_json, operation.from_cache = cached, True
+                self.record(operation, errors=None)
+                return
+
+        result = self.execute_operation(request, operation, node)
+        self.record(operation, errors=result.errors)
+        if result.errors:
+            set_rollback()
+            operation.errors = list(result.errors)
+            if any(not getattr(error, "path", None) for error in result.errors):
+                operation.status = 400  # nothing ran (e.g. bad variables): graphene-django's convention
+            else:
+                operation.data_json = _encode(result.data)
+            return
+        operation.data_json = _encode(result.data)
+        if cache_key is not None:
+            response_cache.cached_data_set(cache_key, operation.data_json)
+
+    def execute_operation(self, request, operation: Operation, node) -> ExecutionResult:
+        options = {
+            "root_value": self.get_root_value(request),
+            "context_value": self.get_context(request),
+            "variable_values": operation.variables,
+            "operation_name": operation.operation_name,
+            "middleware": self.get_middleware(request),
+            "execution_context_class": self.execution_context_class,
+        }
+        document = operation.prepared.document
+        try:
+            if node.operation == OperationType.MUTATION and settings.GRAPHENE.get("ATOMIC_MUTATIONS"):
+                with transaction.atomic():
+                    result = execute(self.schema.graphql_schema, document, **options)
+                    if getattr(request, MUTATION_ERRORS_FLAG, False) is True:
+                        transaction.set_rollback(True)  # a payload with errors changes nothing
+                return result
+            return execute(self.schema.graphql_schema, document, **options)
+        except Exception as error:  # noqa: BLE001 - reported to the client masked, logged in full
+            return ExecutionResult(data=None, errors=[error])
+
+    @staticmethod
+    def record(operation: Operation, *, errors) -> None:
+        label = operation.prepared.metrics_label(operation.query, operation.operation_name)
+        metrics.GRAPHQL_OPERATIONS.labels(operation=label, outcome="error" if errors else "success").inc()
+
+    # --- Step 7: encoding -----------------------------------------------------------------------------------
+
+    def encode(self, request, operations: list[Operation], *, current_limits: limits.Limits, rate) -> HttpResponse:
+        bodies = [self.operation_body(operation, current_limits=current_limits, rate=rate) for operation in operations]
+        if len(operations) == 1:
+            content, status = bodies[0], operations[0].status
+        else:
+            content, status = b"[" + b",".join(bodies) + b"]", 200
+        if "pretty" in request.GET:
+            content = orjson.dumps(orjson.loads(content), option=orjson.OPT_INDENT_2)
+        response = HttpResponse(content, status=status, content_type="application/json")
+        response["X-Cache"] = "HIT" if all(operation.from_cache for operation in operations) else "MISS"
+        _add_rate_headers(response, rate)
+        return response
+
+    def operation_body(self, operation: Operation, *, current_limits: limits.Limits, rate) -> bytes:
+        extensions = _encode({"cost": _cost_extension(operation.cost, current_limits=current_limits, rate=rate)})
+        if operation.errors:
+            errors = _encode([self.format_error(error) for error in operation.errors])
+            if operation.data_json is None:
+                return b'{"errors":' + errors + b',"extensions":' + extensions + b"}"
+            return b'{"errors":' + errors + b',"data":' + operation.data_json + b',"extensions":' + extensions + b"}"
+        return b'{"data":' + operation.data_json + b',"extensions":' + extensions + b"}"
+
+    def refusal_response(self, request, refusal: RequestRefused) -> HttpResponse:
+        cost = _cost_extension(refusal.cost, current_limits=limits.Limits.from_settings(), rate=refusal.rate)
+        body = {"errors": [self.format_error(refusal.error)], "extensions": {"cost": cost}}
+        response = HttpResponse(_encode(body), status=refusal.status, content_type="application/json")
+        if refusal.status == 405:
+            response["Allow"] = "GET, POST"
+        _add_rate_headers(response, refusal.rate)
+        return response
 
     @staticmethod
     def format_error(error):
@@ -88,6 +372,62 @@ class NexusGraphQLView(GraphQLView):
             formatted["locations"] = [loc._asdict() for loc in error.locations or []] or None
             formatted["path"] = error.path
         return formatted
+
+
+def _check_size(request, current_limits: limits.Limits) -> None:
+    """Refuses a body or query string larger than the document limit, reading no more of it than needed."""
+    maximum = current_limits.max_document_bytes
+    if request.method == "GET":
+        size = len(request.META.get("QUERY_STRING", ""))
+    else:
+        try:
+            size = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            size = 0
+        if size <= maximum:  # the declared length may be absent (chunked) or wrong: measure what came
+            size = len(request.body)
+    if size > maximum:
+        raise RequestRefused(
+            413,
+            f"The request is {size} bytes; a GraphQL document with its variables may take at most {maximum} bytes.",
+            "DOCUMENT_TOO_LARGE",
+        )
+
+
+def _extensions(params, data) -> Mapping | None:
+    extensions = params.get("extensions") or data.get("extensions")
+    if isinstance(extensions, str):  # GET: a JSON string in the query string
+        try:
+            extensions = orjson.loads(extensions)
+        except orjson.JSONDecodeError:
+            raise HttpError(HttpResponse(status=400), "`extensions` is not valid JSON.") from None
+    if extensions is not None and not isinstance(extensions, Mapping):
+        raise HttpError(HttpResponse(status=400), "`extensions` must be a JSON object.")
+    return extensions
+
+
+def _cost_extension(cost: int, *, current_limits: limits.Limits, rate) -> dict:
+    extension = {"requested": cost, "maximum": current_limits.max_cost}
+    if rate is not None:
+        extension["remaining"] = rate.remaining  # rate-limit points left in this window
+    return extension
+
+
+def _add_rate_headers(response: HttpResponse, rate: ratelimit.RateLimitState | None) -> None:
+    if rate is not None:
+        for name, value in rate.headers().items():
+            response[name] = value
+
+
+def _encode(value) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # beyond what orjson encodes (integers over 64 bits): the slower standard library can
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _request_error(message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "BAD_REQUEST"})
 
 
 def _carries_token_cookie(request) -> bool:

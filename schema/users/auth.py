@@ -24,7 +24,7 @@ from graphql_jwt.utils import get_payload, get_user_by_payload
 
 from schema.core.errors import bad_input
 from schema.users.types import UserType
-from users import selectors, services
+from users import selectors, services, throttling
 from users.models import User
 
 # Service refusals (ValidationError codes) → extensions.code of the GraphQL error.
@@ -165,7 +165,7 @@ class TokenAuth(TokenPairFields, graphene.Mutation):
     def mutate(cls, root, info, username, password):
         try:
             user = services.user_login(
-                username=username, password=password, client_address=info.context.META.get("REMOTE_ADDR")
+                username=username, password=password, client_address=throttling.client_address(info.context)
             )
         except ValidationError as exc:
             raise refused(exc) from None

@@ -1,0 +1,302 @@
+"""What one GraphQL request may ask for: depth, aliases, mutations (validation rules) and cost.
+
+The validation rules run beside graphql-core's standard ones and look only at the document, so their result is
+cached with it (schema/core/documents.py). Cost also depends on the variables (``first: $n``), so it is computed
+per request by ``operation_cost``.
+
+Cost model: every field costs 1; a field that takes ``first``/``last`` (connections and short lists) multiplies
+the cost of its selection by the page size it asks for, or by the argument's default (the default page size
+when there is none). Lists without those arguments (a movie's genres, the genre list) are small and counted
+once. So ``movies(first: 100) { edges { node { title } } }`` costs 1 + 100 × 3 = 301.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    ValidationRule,
+    VariableNode,
+    get_named_type,
+    value_from_ast,
+)
+from graphql.execution.values import get_variable_values
+from graphql.type.definition import GraphQLInterfaceType, GraphQLObjectType
+
+from schema.core.pagination import DEFAULT_PAGE_SIZE
+
+INTROSPECTION_ROOT_FIELDS = frozenset({"__schema", "__type"})
+PAGE_SIZE_ARGUMENTS = ("first", "last")
+# Nested huge page sizes multiply past any integer JSON (and JavaScript clients) can carry: costs stop here.
+COST_CEILING = 2**53 - 1
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The request limits in force (settings ``NEXUS_GRAPHQL_MAX_*``)."""
+
+    max_depth: int
+    max_aliases: int
+    max_cost: int
+    max_document_bytes: int
+    max_batch: int
+    max_mutations: int
+
+    @classmethod
+    def from_settings(cls) -> "Limits":
+        return cls(
+            max_depth=settings.NEXUS_GRAPHQL_MAX_DEPTH,
+            max_aliases=settings.NEXUS_GRAPHQL_MAX_ALIASES,
+            max_cost=settings.NEXUS_GRAPHQL_MAX_COST,
+            max_document_bytes=settings.NEXUS_GRAPHQL_MAX_DOCUMENT_BYTES,
+            max_batch=settings.NEXUS_GRAPHQL_MAX_BATCH,
+            max_mutations=settings.NEXUS_GRAPHQL_MAX_MUTATIONS,
+        )
+
+
+def limit_error(message: str, code: str, nodes=None) -> GraphQLError:
+    """A refusal of a request that exceeds a limit; ``code`` goes to ``extensions.code``."""
+    return GraphQLError(message, nodes=nodes, extensions={"code": code})
+
+
+# --- Walking selections through fragments --------------------------------------------------------------------
+
+
+class _FragmentMemo:
+    """Per-fragment results of one measure, so that a fragment spread many times is measured once (a chain of
+    fragments each spreading the next twice would otherwise take exponential time), and a cycle of fragments
+    (refused by the standard NoFragmentCycles rule) counts as empty instead of recursing forever."""
+
+    _IN_PROGRESS = object()
+
+    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode], measure):
+        self._fragments = fragments
+        self._measure = measure
+        self._results: dict[str, Any] = {}
+
+    def __call__(self, name: str, empty):
+        result = self._results.get(name)
+        if result is self._IN_PROGRESS:
+            return empty
+        if result is not None:
+            return result
+        fragment = self._fragments.get(name)
+        if fragment is None:
+            return empty  # unknown fragment: the standard KnownFragmentNames rule reports it
+        self._results[name] = self._IN_PROGRESS
+        self._results[name] = result = self._measure(fragment.selection_set)
+        return result
+
+
+def _fragments_of(document_definitions) -> dict[str, FragmentDefinitionNode]:
+    return {node.name.value: node for node in document_definitions if isinstance(node, FragmentDefinitionNode)}
+
+
+def _selection_depth(selection_set: SelectionSetNode | None, fragment_depth) -> int:
+    """Depth of the deepest field below ``selection_set`` (a leaf field is depth 1); introspection exempt."""
+    if selection_set is None:
+        return 0
+    deepest = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            if selection.name.value in INTROSPECTION_ROOT_FIELDS:
+                continue  # GraphiQL's own introspection query is deeper than any sensible limit
+            depth = 1 + _selection_depth(selection.selection_set, fragment_depth)
+        elif isinstance(selection, InlineFragmentNode):
+            depth = _selection_depth(selection.selection_set, fragment_depth)
+        else:
+            depth = fragment_depth(selection.name.value, 0)
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _alias_count(selection_set: SelectionSetNode | None, fragment_aliases) -> int:
+    """Aliased fields below ``selection_set``, counting a fragment's once per spread (each spread executes)."""
+    if selection_set is None:
+        return 0
+    count = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            count += (selection.alias is not None) + _alias_count(selection.selection_set, fragment_aliases)
+        elif isinstance(selection, InlineFragmentNode):
+            count += _alias_count(selection.selection_set, fragment_aliases)
+        else:
+            count += fragment_aliases(selection.name.value, 0)
+    return count
+
+
+def _root_field_count(selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode]) -> int:
+    """Top-level fields of an operation, through fragments on the root type (each one a mutation to run)."""
+    count, pending, seen = 0, [selection_set], set()
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode):
+                count += selection.name.value != "__typename"
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif selection.name.value in fragments and selection.name.value not in seen:
+                seen.add(selection.name.value)
+                pending.append(fragments[selection.name.value].selection_set)
+    return count
+
+
+# --- Validation rules -----------------------------------------------------------------------------------------
+
+
+class _OperationRule(ValidationRule):
+    """Measures each operation once, fragments included, and refuses it when the measure exceeds its limit
+    (``limit``: a field of ``Limits``; ``refusal``: the message, naming the limit and the value)."""
+
+    code = limit = refusal = ""
+
+    def __init__(self, context):
+        super().__init__(context)
+        self.limits = Limits.from_settings()
+        self.fragments = _fragments_of(context.document.definitions)
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_args):
+        value, maximum = self.measure(node), getattr(self.limits, self.limit)
+        if value > maximum:
+            label = f"Operation `{node.name.value}`" if node.name else "The operation"
+            message = self.refusal.format(label=label, value=value, maximum=maximum)
+            self.report_error(limit_error(message, self.code, [node]))
+        return self.SKIP  # the measure has looked at everything below
+
+    def measure(self, node: OperationDefinitionNode) -> int:
+        raise NotImplementedError
+
+
+class MaxDepthRule(_OperationRule):
+    """Refuses operations nested deeper than ``NEXUS_GRAPHQL_MAX_DEPTH`` fields (introspection exempt)."""
+
+    code, limit = "QUERY_TOO_DEEP", "max_depth"
+    refusal = "{label} is nested {value} fields deep; at most {maximum} are allowed."
+
+    def measure(self, node):
+        memo = _FragmentMemo(self.fragments, lambda selections: _selection_depth(selections, memo))
+        return _selection_depth(node.selection_set, memo)
+
+
+class MaxAliasesRule(_OperationRule):
+    """Refuses operations with more than ``NEXUS_GRAPHQL_MAX_ALIASES`` aliased fields."""
+
+    code, limit = "TOO_MANY_ALIASES", "max_aliases"
+    refusal = "{label} uses {value} aliases; at most {maximum} are allowed."
+
+    def measure(self, node):
+        memo = _FragmentMemo(self.fragments, lambda selections: _alias_count(selections, memo))
+        return _alias_count(node.selection_set, memo)
+
+
+class MaxMutationsRule(_OperationRule):
+    """Refuses mutation operations that run more than ``NEXUS_GRAPHQL_MAX_MUTATIONS`` mutations."""
+
+    code, limit = "TOO_MANY_MUTATIONS", "max_mutations"
+    refusal = "{label} runs {value} mutations; at most {maximum} are allowed in one request."
+
+    def measure(self, node):
+        if node.operation != OperationType.MUTATION:
+            return 0
+        return _root_field_count(node.selection_set, self.fragments)
+
+
+LIMIT_RULES = (MaxDepthRule, MaxAliasesRule, MaxMutationsRule)
+
+
+# --- Cost ------------------------------------------------------------------------------------------------------
+
+
+def operation_cost(
+    *,
+    schema: GraphQLSchema,
+    document,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any] | None,
+) -> int:
+    """The cost of running ``operation`` of a validated ``document`` with ``variables`` (see the module doc)."""
+    fragments = _fragments_of(document.definitions)
+    coerced = get_variable_values(schema, operation.variable_definitions, dict(variables or {}))
+    # Coerced values include the operation's own defaults ($n: Int = 50); bad variables are refused later, by
+    # execution, so they are costed as if absent here.
+    variables = coerced if isinstance(coerced, dict) else {}
+
+    def page_size(field_node: FieldNode, field_def) -> int:
+        sizes = []
+        for name in PAGE_SIZE_ARGUMENTS:
+            argument_def = field_def.args.get(name)
+            if argument_def is None:
+                continue
+            given = next((arg.value for arg in field_node.arguments if arg.name.value == name), None)
+            if isinstance(given, VariableNode):
+                value = variables.get(given.name.value, argument_def.default_value)
+            elif given is not None:
+                value = value_from_ast(given, argument_def.type, variables)
+            else:
+                value = argument_def.default_value
+            if isinstance(value, int) and not isinstance(value, bool):
+                sizes.append(max(value, 0))
+        if not sizes:
+            has_page_arguments = any(name in field_def.args for name in PAGE_SIZE_ARGUMENTS)
+            return DEFAULT_PAGE_SIZE if has_page_arguments else 1
+        return min(sizes)  # first and last together return at most the smaller page
+
+    def selection_cost(selection_set: SelectionSetNode | None, parent_type) -> int:
+        if selection_set is None:
+            return 0
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                field_def = _field_definition(parent_type, selection.name.value)
+                if field_def is None:  # __typename, introspection, or a field of a union member
+                    total += 1 + selection_cost(selection.selection_set, None)
+                    continue
+                child_type = get_named_type(field_def.type)
+                total += 1 + page_size(selection, field_def) * selection_cost(selection.selection_set, child_type)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                fragment_type = schema.get_type(condition.name.value) if condition else parent_type
+                total += selection_cost(selection.selection_set, fragment_type)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += fragment_cost(selection.name.value)
+        return total
+
+    fragment_costs: dict[str, int] = {}
+
+    def fragment_cost(name: str) -> int:
+        if name not in fragment_costs:
+            fragment = fragments.get(name)
+            fragment_costs[name] = 0  # a cycle (refused by validation anyway) adds nothing
+            if fragment is not None:
+                fragment_costs[name] = selection_cost(
+                    fragment.selection_set, schema.get_type(fragment.type_condition.name.value)
+                )
+        return fragment_costs[name]
+
+    return min(selection_cost(operation.selection_set, schema.get_root_type(operation.operation)), COST_CEILING)
+
+
+def _field_definition(parent_type, name: str):
+    if isinstance(parent_type, GraphQLObjectType | GraphQLInterfaceType):
+        return parent_type.fields.get(name)
+    return None
+
+
+def cost_refusal(*, cost: int, limits: Limits) -> GraphQLError | None:
+    """The error refusing an operation of ``cost``, or None when it is within the maximum."""
+    if cost <= limits.max_cost:
+        return None
+    return limit_error(
+        f"The query would cost {cost} points; at most {limits.max_cost} are allowed. Ask for smaller pages "
+        "(`first`/`last`) or fewer nested lists.",
+        "QUERY_TOO_COSTLY",
+    )

@@ -1,0 +1,115 @@
+"""Rate limiting counted in query cost: points per fixed window, per user or per client address.
+
+Each request spends its cost (at least 1 point) from its subject's budget: an authenticated user's
+(``NEXUS_RATE_LIMIT_USER``) or, for anonymous requests, the client address's (``NEXUS_RATE_LIMIT_ANON``), over
+windows of ``NEXUS_RATE_LIMIT_WINDOW`` seconds. Counters are atomic increments in the default cache (Redis in
+production), so every web process shares them. A request the budget cannot cover is refused and spends nothing.
+An unreachable cache lets requests through (logged): limiting must never take the API down.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from graphql import GraphQLError
+from graphql_jwt.exceptions import JSONWebTokenError
+from graphql_jwt.settings import jwt_settings
+from graphql_jwt.utils import get_credentials, get_payload
+
+from users.throttling import client_address
+
+logger = logging.getLogger(__name__)
+
+_KEY_PREFIX = "ratelimit"
+
+
+@dataclass(frozen=True)
+class RateLimitState:
+    """A subject's budget after a request: refused or not, and what the standard headers report."""
+
+    limit: int
+    remaining: int
+    reset_seconds: int
+    refused: bool = False
+
+    def headers(self) -> dict[str, str]:
+        """IETF draft names (draft-ietf-httpapi-ratelimit-headers), plus Retry-After on a refusal."""
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_seconds),
+        }
+        if self.refused:
+            headers["Retry-After"] = str(self.reset_seconds)
+        return headers
+
+    def error(self, *, cost: int) -> GraphQLError:
+        return GraphQLError(
+            f"Rate limit exceeded: this request costs {cost} points and {self.remaining} of {self.limit} are left "
+            f"in this {settings.NEXUS_RATE_LIMIT_WINDOW}-second window; retry in {self.reset_seconds} seconds.",
+            extensions={"code": "RATE_LIMITED", "retryAfter": self.reset_seconds},
+        )
+
+
+def rate_limit_subject(request) -> tuple[str, int] | None:
+    """The budget a request spends from, as (subject key, points per window); None when limiting is off.
+
+    A request with a valid access token counts against its account (read from the token alone: no database
+    query), any other against its client address. A request with a bad token is refused later on, and is
+    counted by address meanwhile, so that bad tokens cannot be used to dodge the limit.
+    """
+    account = _token_subject(request)
+    if account is not None:
+        return (f"user:{account}", settings.NEXUS_RATE_LIMIT_USER) if settings.NEXUS_RATE_LIMIT_USER > 0 else None
+    if settings.NEXUS_RATE_LIMIT_ANON <= 0:
+        return None
+    return f"address:{client_address(request) or 'unknown'}", settings.NEXUS_RATE_LIMIT_ANON
+
+
+def rate_limit_spend(*, subject: str, limit: int, cost: int) -> RateLimitState | None:
+    """Spend ``cost`` points (at least 1) of ``subject``'s budget in the current window.
+
+    Returns the budget's state (``refused`` when the cost does not fit; then nothing is spent), or None when the
+    cache cannot be reached.
+    """
+    window = max(settings.NEXUS_RATE_LIMIT_WINDOW, 1)
+    now = time.time()
+    window_start = int(now // window) * window
+    reset_seconds = max(int(window_start + window - now + 0.999), 1)
+    key = f"{_KEY_PREFIX}:{subject}:{window_start}"
+    points = max(cost, 1)
+    try:
+        try:
+            used = cache.incr(key, points)  # one round trip while the window's counter exists
+        except ValueError:  # the first request of the window opens its counter (or a parallel one just did)
+            used = points if cache.add(key, points, timeout=window + 1) else cache.incr(key, points)
+        if used > limit:
+            used = _give_back(key, points)
+            return RateLimitState(
+                limit=limit, remaining=max(limit - used, 0), reset_seconds=reset_seconds, refused=True
+            )
+    except Exception:  # noqa: BLE001 - fail open: an outage of the cache must not refuse every request
+        logger.warning("Rate limit not applied: the cache is unreachable", exc_info=True)
+        return None
+    return RateLimitState(limit=limit, remaining=max(limit - used, 0), reset_seconds=reset_seconds)
+
+
+def _give_back(key: str, points: int) -> int:
+    """Returns a refused request's points (refused requests spend nothing); the points used after that."""
+    try:
+        return cache.decr(key, points)
+    except ValueError:  # the window just ended: its counter is gone with it
+        return 0
+
+
+def _token_subject(request) -> str | None:
+    token = get_credentials(request)
+    if not token:
+        return None
+    try:
+        payload = get_payload(token, request)
+    except JSONWebTokenError:
+        return None
+    return jwt_settings.JWT_PAYLOAD_GET_USERNAME_HANDLER(payload)

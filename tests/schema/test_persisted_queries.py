@@ -1,0 +1,100 @@
+"""Apollo automatic persisted queries over POST and GET, and the parsed-document cache behind every request."""
+
+import hashlib
+import json
+
+import pytest
+
+from schema.core import documents
+
+QUERY = "query Toy { movie(movielensId: 1) { title } }"
+HASH = hashlib.sha256(QUERY.encode()).hexdigest()
+
+
+def persisted(digest: str = HASH, version: int = 1) -> dict:
+    return {"persistedQuery": {"version": version, "sha256Hash": digest}}
+
+
+def post(client, body: dict):
+    return client.post("/graphql", data=json.dumps(body), content_type="application/json")
+
+
+def get(client, **params):
+    encoded = {name: json.dumps(value) if isinstance(value, dict) else value for name, value in params.items()}
+    return client.get("/graphql", encoded, HTTP_ACCEPT="application/json")
+
+
+def test_an_unknown_hash_asks_the_client_for_the_document(client):
+    response = post(client, {"extensions": persisted()})
+    assert response.status_code == 200
+    (error,) = response.json()["errors"]
+    assert error["message"] == "PersistedQueryNotFound"
+    assert error["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+def test_the_document_sent_once_is_then_found_by_its_hash_over_post_and_get(movielens, client):
+    registered = post(client, {"query": QUERY, "extensions": persisted()})
+    assert registered.json()["data"] == {"movie": {"title": "Toy Story"}}
+
+    by_post = post(client, {"extensions": persisted()})
+    assert by_post.status_code == 200
+    assert by_post.json()["data"] == {"movie": {"title": "Toy Story"}}
+    by_get = get(client, extensions=persisted(), operationName="Toy")
+    assert by_get.status_code == 200
+    assert by_get.json()["data"] == {"movie": {"title": "Toy Story"}}
+
+
+def test_a_document_can_be_registered_over_get(movielens, client):
+    assert get(client, query=QUERY, extensions=persisted()).json()["data"]["movie"]["title"] == "Toy Story"
+    assert get(client, extensions=persisted()).json()["data"]["movie"]["title"] == "Toy Story"
+
+
+def test_variables_travel_with_the_hash(movielens, client):
+    query = "query($id: Int) { movie(movielensId: $id) { title } }"
+    digest = hashlib.sha256(query.encode()).hexdigest()
+    post(client, {"query": query, "variables": {"id": 1}, "extensions": persisted(digest)})
+    response = post(client, {"variables": {"id": 2}, "extensions": persisted(digest)})
+    assert response.json()["data"] == {"movie": {"title": "Jumanji"}}
+
+
+def test_a_hash_that_does_not_match_the_document_is_refused_and_not_stored(client):
+    wrong = hashlib.sha256(b"something else").hexdigest()
+    response = post(client, {"query": QUERY, "extensions": persisted(wrong)})
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "PERSISTED_QUERY_HASH_MISMATCH"
+    assert "does not match" in error["message"]
+    assert post(client, {"extensions": persisted(wrong)}).json()["errors"][0]["message"] == "PersistedQueryNotFound"
+
+
+@pytest.mark.parametrize(
+    "extensions",
+    [
+        persisted(version=2),
+        persisted(digest="abc"),
+        {"persistedQuery": "yes"},
+    ],
+)
+def test_malformed_persisted_query_extensions_are_refused_clearly(client, extensions):
+    response = post(client, {"query": QUERY, "extensions": extensions})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"].startswith("PERSISTED_QUERY_")
+
+
+def test_a_stored_document_still_passes_the_limits(client, settings):
+    settings.NEXUS_GRAPHQL_MAX_DEPTH = 1
+    post(client, {"query": QUERY, "extensions": persisted()})
+    response = post(client, {"extensions": persisted()})
+    assert response.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_DEEP"
+
+
+def test_each_distinct_document_is_parsed_and_validated_once(movielens, client, monkeypatch):
+    documents.document_cache_clear()
+    prepared = []
+    prepare = documents._prepare
+    monkeypatch.setattr(documents, "_prepare", lambda **kwargs: prepared.append(kwargs["query"]) or prepare(**kwargs))
+
+    for _ in range(3):
+        assert post(client, {"query": QUERY}).json()["data"]["movie"]["title"] == "Toy Story"
+        assert post(client, {"query": "{ nope }"}).status_code == 400  # refusals are remembered too
+    assert prepared == [QUERY, "{ nope }"]
