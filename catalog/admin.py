@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import Count, F
 
+from catalog.cache import catalog_version_bump
 from catalog.models import Genre, Keyword, Movie, Tag
 
 
@@ -31,8 +32,26 @@ class DecadeListFilter(admin.SimpleListFilter):
         return queryset.filter(year__gte=first_year, year__lt=first_year + 10)
 
 
+class CatalogVersionBumpedOnChange:
+    """Movies and genres are what catalog queries return: an edit or deletion here bumps the catalog version
+    once it commits (after the genres of a movie form are saved too), so no cached response or movie card
+    shows the old data."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        catalog_version_bump()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        catalog_version_bump()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        catalog_version_bump()
+
+
 @admin.register(Movie)
-class MovieAdmin(admin.ModelAdmin):
+class MovieAdmin(CatalogVersionBumpedOnChange, admin.ModelAdmin):
     list_display = ("title", "year", "genre_names", "rating_count", "mean_rating", "popularity_score")
     list_filter = ("genres", DecadeListFilter, "original_language")
     # Words match titles; a number or an IMDb id matches the movie's MovieLens, TMDb or IMDb id.
@@ -91,7 +110,7 @@ class MovieCountColumn:
 
 
 @admin.register(Genre)
-class GenreAdmin(MovieCountColumn, admin.ModelAdmin):
+class GenreAdmin(CatalogVersionBumpedOnChange, MovieCountColumn, admin.ModelAdmin):
     list_display = ("name", "slug", "movie_count")
     search_fields = ("name",)
     prepopulated_fields = {"slug": ("name",)}

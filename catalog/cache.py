@@ -1,7 +1,10 @@
-"""The catalog's data version: one counter in the shared cache that every cached catalog response is keyed by.
+"""The catalog's data version: one counter in the shared cache that every cached catalog response and movie card
+(catalog/cards.py) is keyed by.
 
-Anything that changes what catalog queries return (an import, new rating statistics) bumps it once its transaction
-commits, so that responses cached under the old version are never served again and simply expire.
+Anything that changes what catalog queries return bumps it once its transaction commits, so that what was cached
+under the old version is never served again and simply expires: rating statistics that changed
+(``movie_stats_refresh``), every MovieLens import (once, changed or not), a TMDb import that changed movies, and
+admin edits of movies and genres.
 """
 
 import logging
@@ -31,10 +34,11 @@ def catalog_version() -> int | None:
 def catalog_version_bump() -> None:
     """Bump the version after the current transaction commits (at once outside one): readers of the old data
     could otherwise cache it under the new version."""
-    transaction.on_commit(_bump)
+    transaction.on_commit(catalog_version_bump_now)
 
 
-def _bump() -> None:
+def catalog_version_bump_now() -> None:
+    """Bump the version at once: what ``catalog_version_bump`` runs when the transaction commits."""
     try:
         cache.incr(_KEY)
     except ValueError:  # not set yet, or evicted

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import connection
 
+from catalog.cache import catalog_version_bump
 from catalog.models import Movie
 from users.models import Rating
 
@@ -12,9 +13,11 @@ from users.models import Rating
 def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
     """Recompute rating statistics from the ratings table, in one SQL statement, for the given movies (or all).
 
-    Only rows whose statistics change are written, so refreshing after an unchanged re-import is cheap. Exact under
-    concurrent writers when the caller holds the movies' row locks (``select_for_update``) for the rest of its
-    transaction: the aggregate then sees every committed rating of those movies.
+    Only rows whose statistics change are written, so refreshing after an unchanged re-import is cheap; when any
+    did change, the catalog version is bumped once the transaction commits (cached responses and movie cards
+    showed the old statistics). Exact under concurrent writers when the caller holds the movies' row locks
+    (``select_for_update``) for the rest of its transaction: the aggregate then sees every committed rating of
+    those movies.
     """
     movie_table, rating_table = Movie._meta.db_table, Rating._meta.db_table
     weight, prior = float(settings.NEXUS_RATING_PRIOR_WEIGHT), float(settings.NEXUS_RATING_PRIOR_MEAN)
@@ -52,3 +55,6 @@ def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
             f"FROM ({statistics}) AS stats WHERE {movie_table}.id = stats.movie_id AND ({changed})",
             params,
         )
+        changed_rows = cursor.rowcount
+    if changed_rows:
+        catalog_version_bump()

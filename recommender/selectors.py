@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
 
+from catalog.cards import in_order, movie_cards, movies_from_cards
 from catalog.filters import genre_ids
 from catalog.models import Movie
-from catalog.selectors import movie_queryset, popular_movies
+from catalog.selectors import popular_movies
 from nexus.metrics import RECOMMENDATION_CACHE
 from recommender import store
 from recommender.algorithms.hybrid import Source
@@ -92,18 +94,20 @@ def trending_movies(*, first: int, genre: str | None = None) -> list[Movie]:
     return [picked.movie for picked in _trending_recommendations(first=first, genre=genre, genre_id=genre_id)]
 
 
-def similar_movies(*, movie: Movie, first: int) -> list[Movie]:
-    """Movies like ``movie``: its precomputed similar list; without one, popular movies sharing its genres."""
+def similar_movies_many(*, movies: Sequence[Movie], first: int) -> dict[int, list[Movie]]:
+    """Movies like each of ``movies``, by movie id: its precomputed similar list; without one, popular movies
+    sharing its genres. One read of the store, one query for all the movies without a list, and the movies
+    from their cards, however many movies are asked about."""
     if first == 0:
-        return []
+        return {movie.pk: [] for movie in movies}
     try:
-        similar = store.similar_lists(movie_ids=[movie.pk]).get(movie.pk)
+        stored = store.similar_lists(movie_ids=[movie.pk for movie in movies])
     except store.StoreUnavailable:
-        similar = None
-    if similar is not None:
-        return _movies_in_order(similar["movie"][:first].tolist())
-    shared_genres = movie_queryset().filter(genres__in=movie.genres.all()).exclude(pk=movie.pk)
-    return list(shared_genres.distinct().order_by("-popularity", "id")[:first])
+        stored = {}
+    similar_ids = {movie_id: entries["movie"][:first].tolist() for movie_id, entries in stored.items()}
+    similar_ids.update(_popular_sharing_genres([movie for movie in movies if movie.pk not in stored], first=first))
+    cards = movie_cards(movie_id for listed in similar_ids.values() for movie_id in listed)
+    return {movie_id: in_order(cards, listed) for movie_id, listed in similar_ids.items()}
 
 
 @dataclass(frozen=True)
@@ -181,25 +185,18 @@ def _genre_id(genre: str | None) -> int | None:
     return genre_ids([genre], field="genre")[0] if genre else None
 
 
-def _movies_in_order(movie_ids: list[int], *, genre_id: int | None = None) -> list[Movie]:
-    """The movies with these ids, in this order (one query, plus one for their genres); with ``genre_id``,
-    only those in that genre."""
-    movies = movie_queryset().filter(pk__in=movie_ids)
-    if genre_id is not None:
-        movies = movies.filter(genres=genre_id)
-    by_id = {movie.pk: movie for movie in movies}
-    return [by_id[movie_id] for movie_id in movie_ids if movie_id in by_id]
-
-
 def _stored_recommendations(entries: np.ndarray, *, first: int, genre_id: int | None) -> list[Recommendation]:
-    """Recommendations from stored ``store.ENTRY`` records, best first."""
+    """Recommendations from stored ``store.ENTRY`` records, best first: the movies, and those their reasons
+    name, from one read of their cards."""
     # Without a genre filter every listed movie qualifies, so only the first few need loading.
     candidates = entries if genre_id is not None else entries[:first]
-    movies = _movies_in_order(candidates["movie"].tolist(), genre_id=genre_id)[:first]
+    candidate_ids = candidates["movie"].tolist()
+    named_ids = candidates["subject"][np.isin(candidates["reason"], _MOVIE_REASONS)].tolist()
+    cards = movie_cards([*candidate_ids, *named_ids])
+    movies = in_order(cards, candidate_ids, genre_id=genre_id)[:first]
     by_movie = {int(entry["movie"]): entry for entry in candidates}
     chosen = [by_movie[movie.pk] for movie in movies]
-    named = [int(entry["subject"]) for entry in chosen if entry["reason"] in _MOVIE_REASONS]
-    titles = dict(Movie.objects.filter(pk__in=named).values_list("pk", "title"))
+    titles = {movie_id: cards[movie_id].title for movie_id in named_ids if movie_id in cards}
     return [
         Recommendation(
             movie=movie,
@@ -250,7 +247,7 @@ def _topped_up(
     if len(picked) >= first:
         return picked
     listed = seen | {recommendation.movie.pk for recommendation in picked}
-    popular = popular_movies(genre=genre).exclude(pk__in=listed)[: first - len(picked)]
+    popular = movies_from_cards(popular_movies(genre=genre).exclude(pk__in=listed), limit=first - len(picked))
     return picked + [_popular_recommendation(movie, "Popular on Nexus") for movie in popular]
 
 
@@ -299,8 +296,9 @@ def _item_to_item(*, user: User, first: int, genre_id: int | None, seen: frozens
                 strongest[movie_id] = (score, seed)
     ranked = sorted(totals, key=lambda movie_id: (-totals[movie_id], movie_id))
     candidates = ranked if genre_id is not None else ranked[:first]
-    movies = _movies_in_order(candidates, genre_id=genre_id)[:first]
-    titles = dict(Movie.objects.filter(pk__in=seeds).values_list("pk", "title"))
+    cards = movie_cards([*candidates, *seeds])  # the movies, and the seeds their reasons name
+    movies = in_order(cards, candidates, genre_id=genre_id)[:first]
+    titles = {seed: cards[seed].title for seed in seeds if seed in cards}
     return [
         Recommendation(
             movie=movie,
@@ -322,15 +320,42 @@ def _popular_in_favorite_genres(
         favorite_ids &= {genre_id}
     if not favorite_ids:
         return []
-    movies = (
-        movie_queryset()
-        .filter(genres__in=favorite_ids)
-        .exclude(pk__in=listed)
-        .distinct()
-        .order_by("-popularity", "id")[:first]
+    movies = movies_from_cards(
+        Movie.objects.filter(genres__in=favorite_ids).exclude(pk__in=listed).distinct().order_by("-popularity", "id"),
+        limit=first,
     )
     recommendations = []
     for movie in movies:
         genre = next(genre.name for genre in movie.genres.all() if genre.pk in favorite_ids)
         recommendations.append(_popular_recommendation(movie, f"Popular in {genre}, a genre you like"))
     return recommendations
+
+
+def _popular_sharing_genres(movies: Sequence[Movie], *, first: int) -> dict[int, list[int]]:
+    """For each movie (with its genres loaded), the ids of the ``first`` most popular other movies sharing a
+    genre with it, by movie id: one query for all of them.
+
+    The query ranks every genre's movies by popularity and keeps each genre's top ``first + 1`` (the movie
+    itself may be among them); the top ``first`` sharing any of a movie's genres are always among those of
+    its genres, so merging them is exact.
+    """
+    genres_of = {movie.pk: {genre.pk for genre in movie.genres.all()} for movie in movies}
+    wanted_genres = set().union(*genres_of.values())
+    if not wanted_genres:
+        return {movie_id: [] for movie_id in genres_of}
+    membership = Movie.genres.through.objects.filter(genre_id__in=wanted_genres)
+    ranked = membership.annotate(
+        rank=Window(
+            RowNumber(),
+            partition_by=F("genre_id"),
+            order_by=[F("movie__popularity").desc(), F("movie_id").asc()],
+        )
+    ).filter(rank__lte=first + 1)
+    top_of_genre: dict[int, list[tuple[float, int]]] = {}
+    for genre_id, movie_id, popularity in ranked.values_list("genre_id", "movie_id", "movie__popularity"):
+        top_of_genre.setdefault(genre_id, []).append((-popularity, movie_id))
+    similar = {}
+    for movie_id, genres in genres_of.items():
+        candidates = {entry for genre_id in genres for entry in top_of_genre.get(genre_id, ())}
+        similar[movie_id] = [other for _, other in sorted(candidates) if other != movie_id][:first]
+    return similar

@@ -2,9 +2,11 @@ import graphene
 from django.core.exceptions import ValidationError
 
 from catalog import selectors
+from catalog.cards import movies_from_cards
 from schema.catalog.types import GenreType, MovieConnection, MovieOrder, MovieType, OrderDirection
 from schema.core.errors import bad_input
 from schema.core.ids import parse_global_id
+from schema.core.loaders import rows_listed
 from schema.core.pagination import SHORT_LIST_DEFAULT, SHORT_LIST_MAX, connection_args, paginate, short_list_size
 
 
@@ -70,9 +72,11 @@ class CatalogQueries(graphene.ObjectType):
                 order=order_by.field if order_by else None,
                 descending=order_by is None or order_by.direction != OrderDirection.ASC,
             )
-            return paginate(movies, MovieConnection, first=first, after=after, last=last, before=before)
+            page = paginate(movies, MovieConnection, first=first, after=after, last=last, before=before)
         except ValidationError as exc:
             raise bad_input(validation_message(exc)) from None
+        rows_listed(info, (edge.node for edge in page.edges))
+        return page
 
     @staticmethod
     def resolve_genres(root, info):
@@ -82,6 +86,8 @@ class CatalogQueries(graphene.ObjectType):
     def resolve_popular(root, info, first=None, genre=None):
         size = short_list_size(first)
         try:
-            return selectors.popular_movies(genre=genre)[:size]
+            movies = movies_from_cards(selectors.popular_movies(genre=genre), limit=size)
         except ValidationError as exc:
             raise bad_input(validation_message(exc)) from None
+        rows_listed(info, movies)
+        return movies

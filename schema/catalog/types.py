@@ -5,8 +5,8 @@ from graphene_django import DjangoObjectType
 
 from catalog import selectors
 from catalog.models import Genre, Movie
-from recommender.selectors import similar_movies
-from schema.core.loaders import request_memo
+from recommender.selectors import similar_movies_many
+from schema.core.loaders import batch_load, request_memo, rows_listed
 from schema.core.pagination import CountableConnection, short_list_size
 from schema.users.loaders import viewer_library
 
@@ -124,7 +124,15 @@ class MovieType(DjangoObjectType):
 
     @staticmethod
     def resolve_similar(movie, info, first=None):
-        return similar_movies(movie=movie, first=short_list_size(first))
+        size = short_list_size(first)
+
+        def load(movies):
+            similar = similar_movies_many(movies=movies, first=size)
+            # Their own ``similar``, when asked for, is loaded for all of them at once in turn.
+            rows_listed(info, (listed for movies_like in similar.values() for listed in movies_like))
+            return similar
+
+        return batch_load(info, ("similar", size), movie, load)
 
 
 class MovieConnection(CountableConnection):
