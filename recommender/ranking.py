@@ -50,6 +50,9 @@ def diversify(
     valid = items != NO_ITEM
     relevance = _scaled_per_row(np.where(valid, scores, -np.inf))
     vectors = item_vectors[np.where(valid, items, 0)]  # rows × candidates × dimensions
+    # Every candidate's cosine to every other of its row, in one batched product up front: cheaper than a
+    # product per pick (rows × candidates² floats, 92 MB for 256 rows of 300).
+    cosines = np.matmul(vectors, vectors.transpose(0, 2, 1))
     closest_pick = np.zeros((n_rows, n_candidates), dtype=np.float32)
     available = valid.copy()
     picks = np.full((n_rows, k), NO_ITEM)
@@ -60,7 +63,7 @@ def diversify(
         has_choice = available[rows, choice]
         picks[:, position] = np.where(has_choice, choice, NO_ITEM)
         available[rows, choice] = False
-        similarity = np.einsum("rcd,rd->rc", vectors, vectors[rows, choice])
+        similarity = cosines[rows, choice]
         closest_pick = np.where(has_choice[:, None], np.maximum(closest_pick, similarity), closest_pick)
     picked = picks != NO_ITEM
     safe = np.where(picked, picks, 0)

@@ -2,26 +2,31 @@
 
 PostgreSQL gets COPY into temporary staging tables, then one set-based INSERT ... SELECT ... ON CONFLICT per
 table; other databases (SQLite, the embedded default) get bulk_create. Ratings and tags stream in batches, so
-a 25-million-rating release never sits in memory as Python objects. Upserts make a second import of the same
-data a no-op, while changed titles, links and scores are carried over.
+a 25-million-rating release never sits in memory as Python objects. An ml-latest ratings.csv on PostgreSQL goes
+further: one COPY of the whole file, parsed by PostgreSQL, with the ratings table's indexes rebuilt after a large
+insert rather than maintained row by row (``_PostgresWriter.ratings_copy``). Upserts make a second import of the
+same data a no-op, while changed titles, links and scores are carried over.
 """
 
 import csv
 import io
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from typing import TypeVar
 
+import psycopg2
 from django.contrib.auth.hashers import make_password
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.db.models import Model
 from django.db.models.fields.related_descriptors import ManyToManyDescriptor
 from django.utils.text import slugify
 from tqdm import tqdm
 
+from catalog.cache import catalog_version_bump
 from catalog.importers import DatasetError
 from catalog.importers.movielens import (
     LinkRow,
@@ -53,6 +58,12 @@ _MOVIE_STAGING = {
     "imdb_id": "text",
     "tmdb_id": "integer",
 }
+# A ratings file's columns as staged (ml-latest order: userId, movieId, rating, timestamp).
+_RATING_STAGING = {"user_ml": "integer", "movie_ml": "integer", "score": "numeric(2, 1)", "stamp": "bigint"}
+RATINGS_CSV_HEADER = "userId,movieId,rating,timestamp"
+COPY_READ_BYTES = 1 << 20
+# From this many staged ratings on, indexes are rebuilt rather than maintained row by row.
+BULK_REBUILD_ROWS = 500_000
 # Staged rows carry MovieLens ids: these joins find the rows they mean.
 _STAGED_USER_AND_MOVIE = (
     f"JOIN {User._meta.db_table} AS person ON person.movielens_id = staged.user_ml "
@@ -89,15 +100,19 @@ def movielens_import(*, path: str, show_progress: bool = False) -> MovieLensImpo
         )
         movie_ids = {movie.movielens_id for movie in movies}
         user_ids: set[int] = set()
-        rating_count = _load_in_batches(
-            dataset=dataset,
-            file=dataset.ratings_file,
-            rows=dataset.ratings(),
-            write=writer.ratings_write,
-            movie_ids=movie_ids,
-            user_ids=user_ids,
-            show_progress=show_progress,
-        )
+        copied = writer.ratings_copy(dataset) if isinstance(writer, _PostgresWriter) else None
+        if copied is not None:
+            rating_count, user_ids = copied
+        else:
+            rating_count = _load_in_batches(
+                dataset=dataset,
+                file=dataset.ratings_file,
+                rows=dataset.ratings(),
+                write=writer.ratings_write,
+                movie_ids=movie_ids,
+                user_ids=user_ids,
+                show_progress=show_progress,
+            )
         tag_count = _load_in_batches(
             dataset=dataset,
             file=dataset.tags_file,
@@ -108,6 +123,7 @@ def movielens_import(*, path: str, show_progress: bool = False) -> MovieLensImpo
             show_progress=show_progress,
         )
     movie_stats_refresh()
+    catalog_version_bump()  # titles, genres or links may have changed: one bump per import, after commit
     return MovieLensImportSummary(
         layout=dataset.layout,
         movies=len(movies),
@@ -350,22 +366,85 @@ class _PostgresWriter:
             )
 
     def ratings_write(self, batch: list[RatingRow]) -> None:
-        rating_table = Rating._meta.db_table
-        columns = {"user_ml": "integer", "movie_ml": "integer", "score": "numeric(2, 1)", "stamp": "bigint"}
         rows = ((row.user_id, row.movie_id, row.score, row.timestamp) for row in batch)
         with connection.cursor() as cursor:
-            copy_to_staging(cursor, "import_rating", columns, rows)
-            self._users_insert(cursor, staging="import_rating")
-            cursor.execute(
-                f"INSERT INTO {rating_table} (user_id, movie_id, score, created_at, updated_at) "  # noqa: S608
-                f"SELECT person.id, movie.id, staged.score, "
-                f"to_timestamp(staged.stamp), to_timestamp(staged.stamp) "
-                f"FROM import_rating AS staged {_STAGED_USER_AND_MOVIE} "
-                f"ON CONFLICT (user_id, movie_id) "
-                f"DO UPDATE SET score = EXCLUDED.score, updated_at = EXCLUDED.updated_at "
-                f"WHERE ({rating_table}.score, {rating_table}.updated_at) "
-                f"IS DISTINCT FROM (EXCLUDED.score, EXCLUDED.updated_at)"
-            )
+            copy_to_staging(cursor, "import_rating", _RATING_STAGING, rows)
+            self._ratings_insert_staged(cursor)
+
+    def ratings_copy(self, dataset: MovieLensDataset) -> tuple[int, set[int]] | None:
+        """All ratings of an ml-latest CSV file in one COPY, parsed by PostgreSQL (ML-20M's 20 million rows
+        never pass through Python), then inserted in one statement. Returns the number of ratings and the
+        MovieLens ids of their users; None when the file is not one COPY reads exactly like the row reader (a
+        malformed or out-of-range row, another layout): the caller then loads it row by row, which names the
+        bad line."""
+        with dataset.ratings_csv() as ratings_file:
+            if ratings_file is None:
+                return None
+            header = ratings_file.readline().decode("utf-8-sig", errors="replace").rstrip("\r\n")
+            if header != RATINGS_CSV_HEADER:
+                return None
+            try:
+                # A savepoint: a COPY that fails on a bad row leaves the import's transaction usable.
+                with transaction.atomic(), connection.cursor() as cursor:
+                    _staging_create(cursor, "import_rating", _RATING_STAGING)
+                    cursor.copy_expert(
+                        f"COPY import_rating ({', '.join(_RATING_STAGING)}) FROM STDIN WITH (FORMAT csv)",
+                        ratings_file,
+                        COPY_READ_BYTES,
+                    )
+                    cursor.execute(
+                        "SELECT count(*) FROM import_rating WHERE user_ml IS NULL OR movie_ml IS NULL "
+                        "OR score IS NULL OR stamp IS NULL OR user_ml < 1 OR movie_ml < 1 OR stamp < 0 "
+                        "OR score NOT IN (0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5)"
+                    )
+                    if cursor.fetchone()[0]:
+                        raise _NotCopyable
+                    cursor.execute(
+                        "SELECT min(staged.movie_ml) FROM import_rating AS staged WHERE NOT EXISTS "
+                        "(SELECT 1 FROM import_movie AS listed WHERE listed.movielens_id = staged.movie_ml)"
+                    )
+                    (unknown,) = cursor.fetchone()
+                    if unknown is not None:
+                        raise DatasetError(
+                            f"{dataset.file_location(dataset.ratings_file)}: movie {unknown} is not in "
+                            f"{dataset.movies_file}"
+                        )
+                    cursor.execute("ANALYZE import_rating")  # no statistics otherwise: temporary tables
+                    cursor.execute("SELECT count(*) FROM import_rating")
+                    (count,) = cursor.fetchone()
+                    # Room for the joins and the sort of one big statement.
+                    cursor.execute("SET LOCAL work_mem = '256MB'")
+                    cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {Rating._meta.db_table})")  # noqa: S608
+                    (first_ratings,) = cursor.fetchone()
+                    with _indexes_rebuilt_after(
+                        cursor, Rating, enabled=count >= BULK_REBUILD_ROWS, keep_unique=not first_ratings
+                    ):
+                        self._ratings_insert_staged(cursor, upsert=not first_ratings)
+                    cursor.execute("SELECT DISTINCT user_ml FROM import_rating")
+                    user_ids = {user_id for (user_id,) in cursor.fetchall()}
+                    cursor.execute("TRUNCATE import_rating")
+            # Django does not translate errors raised by copy_expert: psycopg2's own DataError arrives as is.
+            except (DataError, psycopg2.DataError, _NotCopyable):
+                return None
+        return count, user_ids
+
+    def _ratings_insert_staged(self, cursor, *, upsert: bool = True) -> None:
+        """Users and ratings for the rows staged in import_rating; without ``upsert`` (the table holds no
+        ratings yet) a plain INSERT, which needs no unique index while it runs."""
+        rating_table = Rating._meta.db_table
+        self._users_insert(cursor, staging="import_rating")
+        on_conflict = (
+            f"ON CONFLICT (user_id, movie_id) "
+            f"DO UPDATE SET score = EXCLUDED.score, updated_at = EXCLUDED.updated_at "
+            f"WHERE ({rating_table}.score, {rating_table}.updated_at) "
+            f"IS DISTINCT FROM (EXCLUDED.score, EXCLUDED.updated_at)"
+        )
+        cursor.execute(
+            f"INSERT INTO {rating_table} (user_id, movie_id, score, created_at, updated_at) "  # noqa: S608
+            f"SELECT person.id, movie.id, staged.score, "
+            f"to_timestamp(staged.stamp), to_timestamp(staged.stamp) "
+            f"FROM import_rating AS staged {_STAGED_USER_AND_MOVIE} " + (on_conflict if upsert else "")
+        )
 
     def tags_write(self, batch: list[TagRow]) -> None:
         columns = {"user_ml": "integer", "movie_ml": "integer", "name": "text", "stamp": "bigint"}
@@ -395,6 +474,49 @@ class _PostgresWriter:
         )
 
 
+@contextmanager
+def _indexes_rebuilt_after(cursor, model: type[Model], *, enabled: bool, keep_unique: bool) -> Iterator[None]:
+    """Inside: ``model``'s table without its secondary indexes, foreign keys and (unless ``keep_unique``, which
+    ON CONFLICT needs) unique constraints; after: all back as they were (their own definitions and names).
+
+    Maintaining five b-trees row by row, most of them in random order, and checking two foreign keys per row
+    made inserting 20 million ratings take most of an hour; building an index from sorted data and validating
+    a foreign key with one join take seconds each. The table is locked (ACCESS EXCLUSIVE) until the import
+    commits.
+    """
+    if not enabled:
+        yield
+        return
+    table = model._meta.db_table
+    cursor.execute(
+        "SELECT index.indexrelid::regclass::text, pg_get_indexdef(index.indexrelid) FROM pg_index AS index "
+        "WHERE index.indrelid = %s::regclass AND NOT index.indisprimary AND NOT EXISTS "
+        "(SELECT 1 FROM pg_constraint AS c WHERE c.conindid = index.indexrelid AND c.conrelid = index.indrelid)",
+        [table],
+    )
+    indexes = cursor.fetchall()
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
+        "AND contype = ANY(%s) ORDER BY contype DESC",  # unique ('u') before foreign keys ('f')
+        [table, ["f"] if keep_unique else ["f", "u"]],
+    )
+    constraints = cursor.fetchall()
+    for name, _ in constraints:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _ in indexes:
+        cursor.execute(f"DROP INDEX {name}")
+    yield
+    cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+    for _, definition in indexes:
+        cursor.execute(definition)
+    for name, definition in constraints:
+        cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+
+
+class _NotCopyable(Exception):
+    """The ratings file holds a row that COPY does not read as the row reader would."""
+
+
 class _Defaults:
     """The columns an INSERT ... SELECT leaves out, as typed placeholders with Django's defaults for them
     (Django keeps defaults in Python, not in the schema)."""
@@ -408,12 +530,17 @@ class _Defaults:
         self.values = [field.get_db_prep_save(field.get_default(), connection) for field in fields]
 
 
-def copy_to_staging(cursor, table: str, columns: dict[str, str], rows: Iterable[Sequence]) -> None:
-    """Fill a temporary staging table with `rows` through COPY (PostgreSQL); it lives until the transaction
-    ends."""
+def _staging_create(cursor, table: str, columns: dict[str, str]) -> None:
+    """An empty temporary staging table that lives until the transaction ends."""
     definition = ", ".join(f"{name} {sql_type}" for name, sql_type in columns.items())
     cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} ({definition}) ON COMMIT DROP")
     cursor.execute(f"TRUNCATE {table}")
+
+
+def copy_to_staging(cursor, table: str, columns: dict[str, str], rows: Iterable[Sequence]) -> None:
+    """Fill a temporary staging table with `rows` through COPY (PostgreSQL); it lives until the transaction
+    ends."""
+    _staging_create(cursor, table, columns)
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     buffer.seek(0)

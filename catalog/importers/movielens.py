@@ -349,6 +349,16 @@ class MovieLensDataset(ABC):
     def tags(self) -> Iterator[TagRow]:
         return iter(())
 
+    @contextmanager
+    def ratings_csv(self) -> Iterator[IO[bytes] | None]:
+        """The raw ratings file when it is a ``userId,movieId,rating,timestamp`` CSV with a header (the
+        ml-latest layout), for a database to parse in bulk; None for other layouts."""
+        if self.ratings_separator != "," or not self.ratings_header:
+            yield None
+            return
+        with self._source.open_binary(self.ratings_file) as binary:
+            yield binary
+
     def file_location(self, name: str) -> str:
         """Where a release file is, for messages: "/data/ml-latest-small.zip/ml-latest-small/tags.csv"."""
         return self._source.describe(name)

@@ -32,12 +32,20 @@ EASE_MAX_CATALOG = 30_000
 # Building XᵀX costs about Σ_u n_u² multiply-adds (n_u = interactions of user u), at least n_interactions² /
 # n_users; past this many (minutes in scipy on two cores) ALS, linear in n_interactions, trains faster.
 EASE_MAX_GRAM_WORK = 2e10
+# Precomputing every user's list with EASE is a sparse × dense product of n_interactions × kept items
+# multiply-adds, each streaming a row of the dense B from memory: scipy managed about 5·10⁸ a second here
+# (docs/scaling.md), so ML-20M (20M × 15k) would spend ten minutes on it where ALS's dense factor product takes
+# seconds. Past this many, ALS.
+EASE_MAX_SCORING_WORK = 5e10
 
 
 def choose_algorithm(*, n_users: int, n_items: int, n_interactions: int) -> str:
-    """The production collaborative model for data of this size: EASE while it fits, ALS beyond."""
+    """The production collaborative model for data of this size: EASE while it fits and its scoring of every
+    user stays cheap, ALS beyond."""
     gram_work = n_interactions**2 / max(n_users, 1)
-    return EASE.name if n_items <= EASE_MAX_CATALOG and gram_work <= EASE_MAX_GRAM_WORK else ALS.name
+    scoring_work = n_interactions * min(n_items, EASE().max_items)
+    fits = n_items <= EASE_MAX_CATALOG and gram_work <= EASE_MAX_GRAM_WORK
+    return EASE.name if fits and scoring_work <= EASE_MAX_SCORING_WORK else ALS.name
 
 
 def load_model(path: str | Path) -> Recommender:

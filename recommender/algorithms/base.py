@@ -59,6 +59,28 @@ class CollaborativeRecommender(Recommender):
         """``(n_user_items × len(items))``: how much each of the user's items (in ``user_row.indices`` order)
         adds to each item's score; each column sums to that item's score. Feeds ``ranking.explain``."""
 
+    def strongest_contributors(self, user_rows: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+        """For a batch: ``items`` is ``batch × k`` item columns (negative = no item); returns, in the same
+        shape, the column of the user's item that adds most to each item's score (the first one on a tie, as
+        ``ranking.explain``), or -1 where nothing the user did adds to it. One ``contributions`` call per user;
+        models that can do the whole batch at once override this."""
+        user_rows = sp.csr_matrix(user_rows)
+        strongest = np.full(items.shape, -1, dtype=np.int64)
+        for row in range(user_rows.shape[0]):
+            start, end = user_rows.indptr[row], user_rows.indptr[row + 1]
+            listed = items[row] >= 0
+            if start == end or not listed.any():
+                continue
+            user_row = sp.csr_matrix(
+                (user_rows.data[start:end], user_rows.indices[start:end], [0, end - start]),
+                shape=(1, user_rows.shape[1]),
+            )
+            contributions = self.contributions(user_row, items[row][listed])
+            best = np.argmax(contributions, axis=0)
+            positive = contributions[best, np.arange(len(best))] > 0
+            strongest[row, listed] = np.where(positive, user_row.indices[best], -1)
+        return strongest
+
 
 def read_saved(path: str | Path) -> tuple[str, dict, dict[str, np.ndarray]]:
     """The algorithm name, parameters and arrays of a model written by ``Recommender.save``."""

@@ -98,4 +98,6 @@ class ContentBased(Recommender):
         if declared is not None:
             declared_profiles = l2_normalize_rows(sp.csr_matrix(declared, dtype=np.float32))
             profiles = l2_normalize_rows(profiles + self.declared_weight * declared_profiles)
-        return (profiles @ self.item_vectors.T).toarray().astype(np.float32)
+        # Items × features (sparse) times dense profiles: a sparse × sparse product would build a users × items
+        # result that is nearly full anyway (every item shares a genre with most profiles).
+        return np.ascontiguousarray((self.item_vectors @ profiles.T.toarray()).T, dtype=np.float32)

@@ -184,6 +184,11 @@ class Hybrid(Recommender):
         contributions = self.collaborative.contributions(user_row, items)
         return explain(user_items=user_row.indices, contributions=contributions, items=items)
 
+    def strongest_contributors(self, user_rows: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+        """``explain`` for a batch (``CollaborativeRecommender.strongest_contributors``): for each listed item,
+        the column of the user's item that added most to its collaborative score, or ``NO_ITEM``."""
+        return self.collaborative.strongest_contributors(user_rows, items)
+
     def _rank(
         self,
         scores: np.ndarray,
