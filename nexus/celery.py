@@ -4,7 +4,7 @@ import logging.config
 import os
 
 from celery import Celery
-from celery.signals import setup_logging, worker_init
+from celery.signals import setup_logging, worker_init, worker_ready
 from threadpoolctl import threadpool_limits
 
 from nexus import metrics, request_context
@@ -38,3 +38,15 @@ def limit_blas_threads(sender=None, **kwargs):
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, threads)
     threadpool_limits(int(os.environ["OPENBLAS_NUM_THREADS"]))
+
+
+@worker_ready.connect(weak=False)
+def drain_refresh_outbox(sender=None, **kwargs):
+    """A worker that starts (after an outage, typically) queues the per-user refreshes left in the outbox at once
+    instead of waiting for beat's next drain."""
+    from recommender.tasks import refresh_outbox_drain
+
+    try:
+        refresh_outbox_drain.delay()
+    except Exception:  # noqa: BLE001 - beat's periodic drain is there when this one cannot be queued
+        logging.getLogger(__name__).warning("Could not queue the outbox drain", exc_info=True)

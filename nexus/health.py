@@ -1,8 +1,11 @@
 """Health endpoints for orchestrators and load balancers.
 
 ``/health/live``: the process answers (no dependency is touched, so a database outage never gets the web
-containers restarted). ``/health/ready``: the database, the cache and the broker each answer; 503 otherwise,
-with each check named in the JSON body. The checks are django-health-check's, plus one for the Celery broker.
+containers restarted). ``/health/ready``: the database, the cache and the broker are each checked and named in the
+JSON body. Only the database is required (503 without it): with the cache or the broker down the API still serves
+everything (fallbacks, the refresh outbox), so those make the status "degraded", still 200 — taking every web
+container out of the load balancer would turn a partial outage into a full one. The checks are
+django-health-check's, plus one for the Celery broker.
 """
 
 import asyncio
@@ -39,6 +42,8 @@ class Broker(HealthCheck):
 
 
 NOT_CONFIGURED = "not configured"
+# What the API cannot serve without; the other dependencies only degrade it (see the module docstring).
+REQUIRED = frozenset({"database"})
 
 
 def readiness_checks() -> dict[str, HealthCheck | None]:
@@ -65,12 +70,10 @@ async def ready(request):
     configured = {name: check for name, check in checks.items() if check is not None}
     outcomes = await asyncio.gather(*(check.get_result() for check in configured.values()))
     results = dict(zip(configured, outcomes, strict=True))
-    healthy = all(result.error is None for result in results.values())
-    body = {
-        "status": "ok" if healthy else "unavailable",
-        "checks": {name: _check_report(results.get(name)) for name in checks},
-    }
-    return JsonResponse(body, status=200 if healthy else 503)
+    failed = {name for name, result in results.items() if result.error is not None}
+    status = "unavailable" if failed & REQUIRED else "degraded" if failed else "ok"
+    body = {"status": status, "checks": {name: _check_report(results.get(name)) for name in checks}}
+    return JsonResponse(body, status=503 if status == "unavailable" else 200)
 
 
 def _check_report(result: HealthCheckResult | None) -> dict:

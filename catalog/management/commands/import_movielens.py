@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from catalog.importers import DatasetError
 from catalog.importers.download import MOVIELENS_RELEASES, DownloadError, movielens_download
 from catalog.importers.loader import movielens_import
+from nexus.database import statement_timeout_lifted
 from recommender.models import ModelRun
 from recommender.services import recommender_training_enqueue
 
@@ -28,6 +29,7 @@ class Command(BaseCommand):
             "--no-train", action="store_true", help="Do not queue a recommender training after the import."
         )
 
+    @statement_timeout_lifted()  # statements over whole tables run for minutes
     def handle(self, *args, path, download, no_train, verbosity, **options):
         if path and download:
             raise CommandError("pass either PATH or --download NAME, not both")

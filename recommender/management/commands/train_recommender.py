@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from nexus.database import statement_timeout_lifted
 from recommender.models import ModelRun
 from recommender.services import NothingToTrainOn, recommender_train
 
@@ -11,6 +12,7 @@ class Command(BaseCommand):
         "switch readers to it."
     )
 
+    @statement_timeout_lifted()  # statements over whole tables run for minutes
     def handle(self, *args, verbosity, **options):
         try:
             run = recommender_train(triggered_by=ModelRun.Trigger.COMMAND)
