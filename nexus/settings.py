@@ -116,7 +116,13 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 if IS_POSTGRES:
     # Title search matches when a query shares 40% of its trigrams with some run of words in the title, so that
     # "godfahter" finds "The Godfather" (pg_trgm's default of 60% is too strict for one-word typos).
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c pg_trgm.word_similarity_threshold=0.4"
+    # Every statement is cut off after DATABASE_STATEMENT_TIMEOUT_MS (0: never), so that a stuck query or lock
+    # wait fails one request instead of holding a web worker. Imports and training lift it for their session
+    # (nexus/database.py); run one-off maintenance such as `migrate` on a large database with 0.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        "-c pg_trgm.word_similarity_threshold=0.4"
+        f" -c statement_timeout={env_int('DATABASE_STATEMENT_TIMEOUT_MS', 5000)}"
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
@@ -133,9 +139,13 @@ if REDIS_URL:
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 "SOCKET_CONNECT_TIMEOUT": 2,
                 "SOCKET_TIMEOUT": 2,
+                # Everything kept here (throttle counters, cached responses) can be lost: with Redis down, reads
+                # miss and writes are dropped (and logged) instead of failing the request.
+                "IGNORE_EXCEPTIONS": True,
             },
         }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "nexus"}}
 # The recommender's score store (recommender/store.py): precomputed lists, kept until a newer model replaces
@@ -178,6 +188,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Enqueueing happens inside web requests: with the broker down or hung it must give up within about two seconds
+# (connect and AMQP handshake: 1 s, tried twice). Nothing is lost: per-user refreshes wait in the outbox
+# (recommender/outbox.py) until a publish succeeds.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_TIMEZONE = "UTC"
 # Tasks that run away are stopped: a soft limit first (the task can record why), then the process is killed.
 # Per-task limits (recommender/tasks.py) are shorter where the work is small.
@@ -187,9 +202,14 @@ CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE = {
     "recommender-nightly-retrain": {
-        "task": "recommender.tasks.train_model",
+        "task": "recommender.tasks.train_model_scheduled",
         "schedule": crontab(hour=3, minute=0),
-        "kwargs": {"triggered_by": "schedule"},
+    },
+    # Refreshes that changes recorded while the broker or Redis was down (recommender/outbox.py).
+    "recommender-refresh-outbox-drain": {
+        "task": "recommender.tasks.refresh_outbox_drain",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 30},
     },
 }
 
@@ -259,6 +279,23 @@ GRAPHENE = {
 NEXUS_GRAPHIQL = env_bool("NEXUS_GRAPHIQL", True)
 NEXUS_GRAPHQL_INTROSPECTION = env_bool("NEXUS_GRAPHQL_INTROSPECTION", True)
 NEXUS_MAX_PAGE_SIZE = 100
+# Request limits (schema/core/limits.py): what one request may ask for before anything runs.
+NEXUS_GRAPHQL_MAX_DEPTH = env_int("NEXUS_GRAPHQL_MAX_DEPTH", 10)
+NEXUS_GRAPHQL_MAX_ALIASES = env_int("NEXUS_GRAPHQL_MAX_ALIASES", 50)
+# Cost: every field is 1, a paginated field multiplies its selection by its page size. 10,000 admits
+# movies(first: 100) with genres and similar(first: 10) on every movie (about 1,500) and refuses runaway nesting.
+NEXUS_GRAPHQL_MAX_COST = env_int("NEXUS_GRAPHQL_MAX_COST", 10_000)
+NEXUS_GRAPHQL_MAX_DOCUMENT_BYTES = env_int("NEXUS_GRAPHQL_MAX_DOCUMENT_BYTES", 100 * 1024)
+NEXUS_GRAPHQL_MAX_BATCH = env_int("NEXUS_GRAPHQL_MAX_BATCH", 10)  # operations in one JSON array body; 0 = no batches
+NEXUS_GRAPHQL_MAX_MUTATIONS = env_int("NEXUS_GRAPHQL_MAX_MUTATIONS", 5)
+# Rate limits (schema/core/ratelimit.py): cost points per window per user / per client address; 0 = off.
+NEXUS_RATE_LIMIT_USER = env_int("NEXUS_RATE_LIMIT_USER", 200_000)
+NEXUS_RATE_LIMIT_ANON = env_int("NEXUS_RATE_LIMIT_ANON", 100_000)
+NEXUS_RATE_LIMIT_WINDOW = env_int("NEXUS_RATE_LIMIT_WINDOW", 60)
+# How many reverse proxies in front of Nexus append to X-Forwarded-For; 0 = clients connect directly.
+NEXUS_TRUSTED_PROXIES = env_int("NEXUS_TRUSTED_PROXIES", 0)
+# Anonymous query responses are cached this many seconds (schema/core/response_cache.py); 0 = off.
+NEXUS_RESPONSE_CACHE_SECONDS = env_int("NEXUS_RESPONSE_CACHE_SECONDS", 300)
 
 # Bayesian average of a movie's rating: (PRIOR_WEIGHT * PRIOR_MEAN + sum of scores) / (PRIOR_WEIGHT + count).
 # Fixed constants (MovieLens' long-run mean is about 3.5) keep every update a pure function of the movie's own rows.

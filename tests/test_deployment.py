@@ -232,7 +232,8 @@ def imported_distributions(paths) -> set[str]:
                 named = re.fullmatch(r"([a-z_][a-z0-9_]*)(\.[A-Za-z_][A-Za-z0-9_]*)+", node.value)
                 if named and named.group(1) in providers:
                     modules.add(named.group(1))
-    third_party = modules - set(sys.stdlib_module_names) - {*PROJECT_PACKAGES, "tests", "__future__"}
+    # bench/ is the project's own benchmark harness (never in the image), which its tests import.
+    third_party = modules - set(sys.stdlib_module_names) - {*PROJECT_PACKAGES, "tests", "bench", "__future__"}
     return {normalized(providers.get(module, [f"<not installed: {module}>"])[0]) for module in third_party}
 
 
