@@ -15,16 +15,21 @@ def _env_int(name: str, default: int) -> int:
 
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{_env_int('PORT', 8000)}"  # noqa: S104 - a container's port
-# Processes × threads = requests served at once. Two processes per core, each with a few threads for requests
-# that wait on PostgreSQL or Redis; recommendations are read precomputed, so requests are short.
+# Processes × threads = requests served at once. A Nexus request is CPU work between sub-millisecond calls to
+# Redis and PostgreSQL, and one process runs one Python thread at a time: threads in a process only take turns
+# holding its interpreter lock, which stretches every request they share it with (bench/run measured p99 of
+# 130-350 ms with 4 threads per process, 25 ms with 1). So by default one thread per process, gunicorn's sync
+# worker, about two processes per core. Sync workers expect a buffering proxy in front (docker-compose's
+# `proxy`): slow clients then hold the proxy's connections, not a worker.
 workers = _env_int("WEB_CONCURRENCY", 2)
-threads = _env_int("GUNICORN_THREADS", 4)
+threads = _env_int("GUNICORN_THREADS", 1)
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
-keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
-# Recycling workers now and then bounds the damage of a slow memory leak; the jitter keeps them from all
-# restarting at once.
-max_requests = _env_int("GUNICORN_MAX_REQUESTS", 2000)
+keepalive = _env_int("GUNICORN_KEEPALIVE", 5)  # with threads > 1 (sync workers close every connection)
+# Recycling workers now and then bounds the damage of a slow memory leak, but a recycled worker starts cold
+# (imports, document cache) and its requests wait meanwhile: rarely, then — at a few hundred requests per second
+# a worker is recycled every few minutes. The jitter keeps them from all restarting at once.
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 100_000)
 max_requests_jitter = max_requests // 10
 # Worker heartbeats go to memory: a container's /tmp may sit on a slow overlay filesystem.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - gunicorn's own files

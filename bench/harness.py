@@ -87,6 +87,14 @@ SCENARIOS = (
         _graphql_body(RECOMMENDATIONS),
     ),
     Scenario(
+        "recommendations-miss",
+        "recommendations(first: 20), each request a response-cache miss",
+        "/graphql",
+        "tokens",
+        # A variable the document does not use makes each request's cache key its own.
+        _graphql_body(RECOMMENDATIONS, {"nonce": "__NONCE__"}),
+    ),
+    Scenario(
         "rate",
         "rateMovie, random movie and score",
         "/graphql",

@@ -54,6 +54,7 @@ class LoadResult:
     answer_errors: int  # non-200 answers and answers with GraphQL or payload errors
     socket_errors: int  # connect/read/write errors and timeouts
     error_samples: list[str]
+    cache_hits: int  # answers served from the response cache (X-Cache: HIT)
     loadgen_cpu_seconds: float
     server_cpu_seconds: float  # gunicorn's workers and the Celery worker (a recycled worker's share is lost)
     machine_busy: float  # share of all cores busy during the run (everything on the machine), 0-1
@@ -150,6 +151,7 @@ def run_scenario(
         answer_errors=values["answer_errors"],
         socket_errors=sum(values[key] for key in ("connect_errors", "read_errors", "write_errors", "timeouts")),
         error_samples=_SAMPLE.findall(completed.stdout),
+        cache_hits=values["cache_hits"],
         loadgen_cpu_seconds=cpu_after - cpu_before,
         server_cpu_seconds=server_cpu.seconds,
         machine_busy=busy / total if total else 0.0,

@@ -24,6 +24,7 @@ RESULTS_END = "<!-- bench:results:end -->"
 P99_LIMIT_MS = 50.0
 # (scenario, minimum requests/s as a multiple of the baseline's) from the performance issue.
 THROUGHPUT_TARGETS = (("movies", 2.0), ("recommendations", 1.0))
+READ_SCENARIOS = ("movies", "search", "recommendations")
 NEW_DOCUMENT = f"""# Benchmarks
 
 Written by `bench/run`; see bench/harness.py for the method.
@@ -103,10 +104,17 @@ def targets(results: dict[str, LoadResult]) -> list[tuple[str, bool, str]]:
     for key, multiple in THROUGHPUT_TARGETS:
         ratio = results[key].requests_per_second / baseline if baseline else 0.0
         checks.append((f"{key} ≥ {multiple:g}× baseline requests/s", ratio >= multiple, f"{ratio:.2f}×"))
-    graphql = {key: result for key, result in results.items() if key != "baseline"}
-    met = all(result.p99_ms < P99_LIMIT_MS for result in graphql.values())
-    p99s = ", ".join(f"{key} {result.p99_ms:.1f} ms" for key, result in graphql.items())
-    checks.append((f"p99 < {P99_LIMIT_MS:g} ms on every GraphQL scenario", met, p99s))
+    # Hot reads, reads that miss the response cache and the write are judged apart: a rating is a transaction
+    # with a row lock and queues a refresh that the worker computes on the same cores.
+    for label, keys in (
+        ("every read", READ_SCENARIOS),
+        ("recommendations missing the cache", ("recommendations-miss",)),
+        ("rateMovie", ("rate",)),
+    ):
+        measured = {key: results[key] for key in keys if key in results}
+        met = all(result.p99_ms < P99_LIMIT_MS for result in measured.values())
+        p99s = ", ".join(f"{key} {result.p99_ms:.1f} ms" for key, result in measured.items())
+        checks.append((f"p99 < {P99_LIMIT_MS:g} ms on {label}", met, p99s))
     return checks
 
 
@@ -136,11 +144,22 @@ def render(
         )
         for key, result in results.items()
     ]
-    detail_header = ("scenario", "requests", "p90 ms", "max ms", "Nexus CPU", "wrk CPU", "machine busy", "recycled")
+    detail_header = (
+        "scenario",
+        "requests",
+        "cache hits",
+        "p90 ms",
+        "max ms",
+        "Nexus CPU",
+        "wrk CPU",
+        "machine busy",
+        "recycled",
+    )
     details = [
         (
             titles[key],
             f"{result.requests:,}",
+            f"{result.cache_hits / result.requests:.0%}" if result.requests else "—",
             f"{result.p90_ms:.1f}",
             f"{result.max_ms:.1f}",
             f"{result.server_cores:.2f}",
@@ -177,8 +196,9 @@ def render(
         "|---|---|---|",
         *(f"| {target} | {'PASS' if met else 'FAIL'} | {measured} |" for target, met, measured in checks),
         "",
-        "Per scenario (CPU in cores, 1.00 = one core for the whole run; machine busy = share of all cores used by"
-        " anything; recycled = gunicorn workers replaced after max_requests during the run):",
+        "Per scenario (cache hits = share of answers served from the response cache; CPU in cores, 1.00 = one core"
+        " for the whole run; machine busy = share of all cores used by anything; recycled = gunicorn workers"
+        " replaced after max_requests during the run):",
         "",
         _markdown_table(detail_header, details, numeric_from=1),
         "",

@@ -9,7 +9,8 @@ A request passes these steps, each in a module of its own:
 3. document — parsed and validated once per distinct text, limit rules included (schema/core/documents.py);
 4. cost and rate limit — the operation's cost against its maximum, then spent from the caller's budget
    (schema/core/limits.py, schema/core/ratelimit.py);
-5. response cache — anonymous queries answered from the cache (schema/core/response_cache.py);
+5. response cache — queries answered from the cache, anonymous ones shared, signed-in users' their own
+   (schema/core/response_cache.py); a signed-in user's mutation makes their own entries stale;
 6. execution — graphql-core, mutations in a transaction;
 7. encoding — orjson, with the cost in ``extensions.cost`` and the rate-limit headers.
 
@@ -41,6 +42,7 @@ from graphql_jwt.settings import jwt_settings
 
 from nexus import metrics
 from schema.core import documents, limits, persisted, ratelimit, response_cache
+from users.cache import user_data_version_bump, user_data_version_bump_now
 
 logger = logging.getLogger("nexus.graphql")
 
@@ -261,16 +263,14 @@ class NexusGraphQLView(GraphQLView):
             return
         node = operation.prepared.operation(operation.operation_name)
         cache_key = None
-        if (
-            node.operation == OperationType.QUERY
-            and response_cache.response_cache_enabled()
-            and response_cache.is_anonymous_request(request)
-        ):
+        viewer = response_cache.response_cache_viewer(request)
+        if node.operation == OperationType.QUERY and response_cache.response_cache_enabled() and viewer is not None:
             cache_key = response_cache.response_cache_key(
                 schema=self.schema.graphql_schema,
                 normalized_document_hash=operation.prepared.normalized_hash,
                 operation_name=operation.operation_name,
                 variables=operation.variables,
+                viewer=viewer,
             )
             cached = response_cache.cached_data_get(cache_key) if cache_key else None
             if cached is not None:
@@ -279,6 +279,12 @@ class NexusGraphQLView(GraphQLView):
                 return
 
         result = self.execute_operation(request, operation, node)
+        if node.operation == OperationType.MUTATION and viewer is not None and viewer.user_id is not None:
+            # Whatever a mutation changed, the caller's own cached answers may show it. Its transaction has
+            # committed by now; when the whole request runs inside one (as in tests), bump again once that commits.
+            user_data_version_bump_now(user_id=viewer.user_id)
+            if transaction.get_connection().in_atomic_block:
+                user_data_version_bump(user_id=viewer.user_id)
         self.record(operation, errors=result.errors)
         if result.errors:
             set_rollback()

@@ -98,8 +98,8 @@ def test_every_setting_is_in_the_readme_configuration_table():
 
 def test_services_have_healthchecks_and_start_in_order(compose):
     services = compose["services"]
-    assert set(services) == {*NEXUS_ROLES, *SERVICES}
-    for name in (*SERVICES, "web", "worker", "beat"):
+    assert set(services) == {*NEXUS_ROLES, *SERVICES, "proxy"}
+    for name in (*SERVICES, "web", "worker", "beat", "proxy"):
         assert services[name]["healthcheck"]["test"], name
     assert services["init"]["restart"] == "no"
     assert all(services["init"]["depends_on"][name] == {"condition": "service_healthy"} for name in SERVICES)
@@ -107,6 +107,22 @@ def test_services_have_healthchecks_and_start_in_order(compose):
         depends_on = services[role]["depends_on"]
         assert depends_on["init"] == {"condition": "service_completed_successfully"}, role
         assert all(depends_on[name] == {"condition": "service_healthy"} for name in SERVICES), role
+
+
+def test_web_is_reached_only_through_the_buffering_proxy(compose):
+    """gunicorn's sync workers (gunicorn.conf.py) must not be held by slow clients: only nginx is published."""
+    web, proxy = compose["services"]["web"], compose["services"]["proxy"]
+    assert "ports" not in web
+    assert proxy["ports"] == ["${NEXUS_PORT:-8000}:8080"]
+    assert proxy["depends_on"] == {"web": {"condition": "service_healthy"}}
+    config_mount = "./docker/nginx.conf:/etc/nginx/conf.d/default.conf:ro"
+    assert proxy["volumes"] == [config_mount]
+    config = (PROJECT_DIR / "docker" / "nginx.conf").read_text()
+    assert "listen 8080;" in config and "proxy_pass http://web:8000;" in config
+    assert "proxy_request_buffering on;" in config and "proxy_buffering on;" in config
+    # One proxy: web takes the client address from the last X-Forwarded-For entry, which nginx appends.
+    assert web["environment"]["NEXUS_TRUSTED_PROXIES"] == "${NEXUS_TRUSTED_PROXIES:-1}"
+    assert "$proxy_add_x_forwarded_for" in config
 
 
 def test_nexus_containers_run_the_one_image_in_a_role_the_entrypoint_knows(compose):

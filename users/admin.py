@@ -2,11 +2,42 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
 from users import services
+from users.cache import user_data_version_bump
 from users.models import Favorite, HiddenMovie, Rating, User, WatchEvent, WatchlistItem
 
 
+class UserDataVersionBumpedOnChange:
+    """What staff change here is what the user's own queries return: an edit or deletion bumps the data version of
+    each user it touches once it commits (users/cache.py), so that none of their cached answers shows the old
+    data. Admins that delete through a service call ``users_changed`` themselves."""
+
+    @staticmethod
+    def user_ids(objects) -> set[int]:
+        """The users whose data these objects are (read before a deletion, which clears primary keys)."""
+        return {obj.pk if isinstance(obj, User) else obj.user_id for obj in objects}
+
+    @staticmethod
+    def users_changed(user_ids: set[int]) -> None:
+        for user_id in user_ids:
+            user_data_version_bump(user_id=user_id)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        self.users_changed(self.user_ids([obj]))
+
+    def delete_model(self, request, obj):
+        user_ids = self.user_ids([obj])
+        super().delete_model(request, obj)
+        self.users_changed(user_ids)
+
+    def delete_queryset(self, request, queryset):
+        user_ids = self.user_ids(queryset)
+        super().delete_queryset(request, queryset)
+        self.users_changed(user_ids)
+
+
 @admin.register(User)
-class NexusUserAdmin(UserAdmin):
+class NexusUserAdmin(UserDataVersionBumpedOnChange, UserAdmin):
     fieldsets = (
         *UserAdmin.fieldsets,
         ("Profile", {"fields": ("display_name", "bio", "favorite_genres", "movielens_id")}),
@@ -17,15 +48,20 @@ class NexusUserAdmin(UserAdmin):
 
     # Deleting through the service keeps the statistics of the movies the user rated exact.
     def delete_model(self, request, obj):
+        user_ids = self.user_ids([obj])
         services.user_delete(user=obj)
+        self.users_changed(user_ids)
 
     def delete_queryset(self, request, queryset):
-        for user in queryset:
+        users = list(queryset)
+        user_ids = self.user_ids(users)
+        for user in users:
             services.user_delete(user=user)
+        self.users_changed(user_ids)
 
 
 @admin.register(Rating)
-class RatingAdmin(admin.ModelAdmin):
+class RatingAdmin(UserDataVersionBumpedOnChange, admin.ModelAdmin):
     """Ratings are read-only here: they change through the API's services, which keep movie statistics exact."""
 
     list_display = ("user", "movie", "score", "updated_at")
@@ -43,13 +79,16 @@ class RatingAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         services.rating_delete(user=obj.user, movie=obj.movie)
+        self.users_changed(self.user_ids([obj]))
 
     def delete_queryset(self, request, queryset):
-        for rating in queryset.select_related("user", "movie"):
+        ratings = list(queryset.select_related("user", "movie"))
+        for rating in ratings:
             services.rating_delete(user=rating.user, movie=rating.movie)
+        self.users_changed(self.user_ids(ratings))
 
 
-class LibraryEntryAdmin(admin.ModelAdmin):
+class LibraryEntryAdmin(UserDataVersionBumpedOnChange, admin.ModelAdmin):
     list_display = ("user", "movie", "created_at")
     list_select_related = ("user", "movie")
     raw_id_fields = ("user", "movie")
@@ -62,7 +101,7 @@ admin.site.register(HiddenMovie, LibraryEntryAdmin)
 
 
 @admin.register(WatchEvent)
-class WatchEventAdmin(admin.ModelAdmin):
+class WatchEventAdmin(UserDataVersionBumpedOnChange, admin.ModelAdmin):
     list_display = ("user", "movie", "watched_at")
     list_select_related = ("user", "movie")
     raw_id_fields = ("user", "movie")

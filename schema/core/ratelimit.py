@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from graphql import GraphQLError
-from graphql_jwt.exceptions import JSONWebTokenError
-from graphql_jwt.settings import jwt_settings
-from graphql_jwt.utils import get_credentials, get_payload
 
+from schema.core.auth import request_token_subject
 from users.throttling import client_address
 
 logger = logging.getLogger(__name__)
@@ -60,7 +58,7 @@ def rate_limit_subject(request) -> tuple[str, int] | None:
     query), any other against its client address. A request with a bad token is refused later on, and is
     counted by address meanwhile, so that bad tokens cannot be used to dodge the limit.
     """
-    account = _token_subject(request)
+    account = request_token_subject(request)
     if account is not None:
         return (f"user:{account}", settings.NEXUS_RATE_LIMIT_USER) if settings.NEXUS_RATE_LIMIT_USER > 0 else None
     if settings.NEXUS_RATE_LIMIT_ANON <= 0:
@@ -102,14 +100,3 @@ def _give_back(key: str, points: int) -> int:
         return cache.decr(key, points)
     except ValueError:  # the window just ended: its counter is gone with it
         return 0
-
-
-def _token_subject(request) -> str | None:
-    token = get_credentials(request)
-    if not token:
-        return None
-    try:
-        payload = get_payload(token, request)
-    except JSONWebTokenError:
-        return None
-    return jwt_settings.JWT_PAYLOAD_GET_USERNAME_HANDLER(payload)

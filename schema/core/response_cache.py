@@ -1,27 +1,32 @@
-"""Whole responses to anonymous queries, cached in the default cache (Redis in production).
+"""Whole query responses, cached in the default cache (Redis in production): anonymous ones, shared by every
+anonymous caller, and each signed-in user's own.
 
-Only anonymous queries are cached: nothing about a viewer can leak into another viewer's response. The key
-covers everything a response depends on — the schema, the document (normalized: whitespace and comments do not
-matter), the operation name, the variables, the catalog's data version (bumped by imports and rating
-statistics, catalog/cache.py) and the recommender's live model version (anonymous recommendations and trending
-lists come from it) — so a change of any of them makes older entries unreachable; they expire after
-``NEXUS_RESPONSE_CACHE_SECONDS``. When a version cannot be read (cache or store unreachable), nothing is cached.
+The key covers everything a response depends on — the schema, the document (normalized: whitespace and comments
+do not matter), the operation name, the variables, the catalog's data version (bumped by imports and rating
+statistics, catalog/cache.py), the recommender's live model version (recommendations and trending lists come from
+it) and, for a signed-in caller, their account and its data version (bumped by anything they change,
+users/cache.py) — so a change of any of them makes older entries unreachable; they expire after
+``NEXUS_RESPONSE_CACHE_SECONDS``. Entries of different viewers never share a key, so nothing about one viewer
+reaches another. When a version cannot be read (cache or store unreachable), nothing is cached.
 """
 
 import functools
 import hashlib
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.core.cache import cache
 from graphql import GraphQLSchema, print_schema
-from graphql_jwt.settings import jwt_settings
 
-from catalog.cache import catalog_version
+from catalog.cache import CATALOG_VERSION_KEY
+from nexus.versions import versions_get
 from recommender import store
+from schema.core.auth import request_has_credentials, request_token_subject
+from users.cache import user_data_version_key
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +37,23 @@ def response_cache_enabled() -> bool:
     return settings.NEXUS_RESPONSE_CACHE_SECONDS > 0
 
 
-def is_anonymous_request(request) -> bool:
-    """No credentials at all: no Authorization header and no token cookie."""
-    return not request.META.get(jwt_settings.JWT_AUTH_HEADER_NAME) and (
-        jwt_settings.JWT_COOKIE_NAME not in request.COOKIES
-        and jwt_settings.JWT_REFRESH_TOKEN_COOKIE_NAME not in request.COOKIES
-    )
+@dataclass(frozen=True)
+class CacheViewer:
+    """Whose entries a request's queries read and write: the anonymous callers' (``user_id`` None) or one
+    signed-in account's."""
+
+    user_id: str | None
+
+
+def response_cache_viewer(request) -> CacheViewer | None:
+    """The request's viewer for caching: anonymous when it carries no credentials at all, the account its access
+    token names when that token verifies; None (no caching) for credentials that do not, which execution refuses."""
+    subject = request_token_subject(request)
+    if subject is not None:
+        return CacheViewer(subject)
+    if request_has_credentials(request):
+        return None
+    return CacheViewer(None)
 
 
 def response_cache_key(
@@ -46,10 +62,15 @@ def response_cache_key(
     normalized_document_hash: str,
     operation_name: str | None,
     variables: Mapping[str, Any] | None,
+    viewer: CacheViewer,
 ) -> str | None:
-    """The key a response is cached under, or None when it must not be cached (a version is unavailable)."""
-    catalog = catalog_version()
-    if catalog is None:
+    """The key a response is cached under for ``viewer``, or None when it must not be cached (a version is
+    unavailable)."""
+    version_keys = [CATALOG_VERSION_KEY]
+    if viewer.user_id is not None:
+        version_keys.append(user_data_version_key(viewer.user_id))
+    versions = versions_get(version_keys)
+    if versions is None:
         return None
     try:
         model = store.current_version()
@@ -65,8 +86,9 @@ def response_cache_key(
         normalized_document_hash.encode(),
         (operation_name or "").encode(),
         canonical_variables,
-        str(catalog).encode(),
         (model or "").encode(),
+        (viewer.user_id or "").encode(),
+        *(str(version).encode() for version in versions),
     ):
         digest.update(len(part).to_bytes(8, "big"))  # length-prefixed: no two part lists hash alike
         digest.update(part)

@@ -134,6 +134,23 @@ def test_a_newcomer_who_rates_five_films_gets_recommendations_built_on_them(
     assert animated(after) >= max(6, 2 * animated(before)), [item["movie"]["title"] for item in after]
 
 
+def test_a_refreshed_list_is_served_at_once_not_the_users_cached_answer(
+    trained, gql, newcomer, django_capture_on_commit_callbacks
+):
+    token = token_for(newcomer)
+    before = gql.data(RECOMMENDATIONS, token=token)["recommendations"]  # their answer is cached now
+    with django_capture_on_commit_callbacks(execute=False):  # saved, but no refresh queued and nothing bumped
+        for movielens_id in ANIMATED:
+            services.rating_upsert(user=newcomer, movie=Movie.objects.get(movielens_id=movielens_id), score=5)
+    with django_capture_on_commit_callbacks(execute=True):
+        recommender_services.user_recommendations_refresh(user_id=newcomer.pk)  # what the worker runs
+    after = gql.data(RECOMMENDATIONS, token=token)["recommendations"]
+
+    assert {item["source"] for item in before} == {"POPULAR"}
+    assert {item["source"] for item in after} != {"POPULAR"}
+    assert animated(after) > animated(before)
+
+
 def test_a_burst_of_ratings_queues_one_refresh(trained, newcomer, monkeypatch, django_capture_on_commit_callbacks):
     queued = []
     monkeypatch.setattr(tasks.refresh_user, "delay", lambda **kwargs: queued.append(kwargs))

@@ -1,5 +1,5 @@
-"""Anonymous query responses served from the cache: hits run no SQL, any data or model change invalidates, and
-nothing about a signed-in viewer is ever cached or served from the cache."""
+"""Query responses served from the cache: hits run no SQL, any data or model change invalidates, anonymous callers
+share entries, and each signed-in user has their own, made stale by anything that changes what they see."""
 
 import json
 
@@ -15,6 +15,7 @@ from recommender import store
 from tests.recommender.support import empty_store  # noqa: F401 - a fixture
 from tests.schema.test_rate_limits import unreachable_default_cache
 from tests.users.factories import PASSWORD, person_create
+from users.services import rating_upsert
 
 TOY_STORY = "query Toy { movie(movielensId: 1) { title ratingCount genres { name } } }"
 
@@ -101,15 +102,80 @@ def activate_model(version: str, *, trending_movie: Movie) -> None:
     store.activate(version=version)
 
 
-def test_signed_in_requests_are_never_served_from_or_written_to_the_cache(movielens, client):
-    user = person_create("ada", password=PASSWORD)
-    signed_in = {"HTTP_AUTHORIZATION": f"Bearer {get_token(user)}"}
-    query = "{ movie(movielensId: 1) { title myRating } }"
+MY_TOY_STORY = "{ movie(movielensId: 1) { title myRating isFavorite } }"
 
-    assert post(client, query, **signed_in)["X-Cache"] == "MISS"
-    assert post(client, query)["X-Cache"] == "MISS"  # the signed-in answer was not stored
-    assert post(client, query)["X-Cache"] == "HIT"
-    assert post(client, query, **signed_in)["X-Cache"] == "MISS"  # nor is the anonymous one served to them
+
+def bearer(user) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {get_token(user)}"}
+
+
+def test_a_signed_in_users_repeated_query_is_their_own_hit_that_runs_no_sql(
+    movielens, client, django_assert_num_queries
+):
+    ada = person_create("ada", password=PASSWORD)
+    rating_upsert(user=ada, movie=Movie.objects.get(movielens_id=1), score=4.5)
+    miss = post(client, MY_TOY_STORY, **bearer(ada))
+    assert miss["X-Cache"] == "MISS"
+    with django_assert_num_queries(0):
+        hit = post(client, MY_TOY_STORY, **bearer(ada))
+    assert hit["X-Cache"] == "HIT"
+    assert (
+        hit.json()["data"]
+        == miss.json()["data"]
+        == {"movie": {"title": "Toy Story", "myRating": 4.5, "isFavorite": False}}
+    )
+
+
+def test_viewers_never_share_entries(movielens, client):
+    ada, bob = person_create("ada", password=PASSWORD), person_create("bob", password=PASSWORD)
+    rating_upsert(user=ada, movie=Movie.objects.get(movielens_id=1), score=4.5)
+    assert post(client, MY_TOY_STORY, **bearer(ada))["X-Cache"] == "MISS"
+    anonymous = post(client, MY_TOY_STORY)  # not ada's answer
+    assert anonymous["X-Cache"] == "MISS"
+    assert anonymous.json()["data"]["movie"]["myRating"] is None
+    bobs = post(client, MY_TOY_STORY, **bearer(bob))  # neither ada's nor the anonymous one
+    assert bobs["X-Cache"] == "MISS"
+    assert bobs.json()["data"]["movie"]["myRating"] is None
+    assert post(client, MY_TOY_STORY, **bearer(ada)).json()["data"]["movie"]["myRating"] == 4.5
+
+
+def test_a_users_mutation_makes_their_entries_stale_and_no_one_elses(
+    movielens, client, django_capture_on_commit_callbacks
+):
+    ada, bob = person_create("ada", password=PASSWORD), person_create("bob", password=PASSWORD)
+    post(client, MY_TOY_STORY, **bearer(ada))
+    post(client, MY_TOY_STORY, **bearer(bob))
+    favorite = f'mutation {{ addFavorite(movieId: "{to_global_id("Movie", 1)}") {{ errors {{ code }} }} }}'
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(client, favorite, **bearer(ada)).json()["data"]["addFavorite"]["errors"] == []
+
+    after = post(client, MY_TOY_STORY, **bearer(ada))
+    assert after["X-Cache"] == "MISS"
+    assert after.json()["data"]["movie"]["isFavorite"] is True
+    assert post(client, MY_TOY_STORY, **bearer(bob))["X-Cache"] == "HIT"  # a favorite changes no statistics
+
+
+def test_a_deleted_accounts_token_is_not_served_its_cached_answers(
+    movielens, client, admin_client, django_capture_on_commit_callbacks
+):
+    ada = person_create("ada", password=PASSWORD)
+    token = bearer(ada)
+    post(client, MY_TOY_STORY, **token)
+    with django_capture_on_commit_callbacks(execute=True):
+        deleted = admin_client.post(
+            "/admin/users/user/", {"action": "delete_selected", "_selected_action": [ada.pk], "post": "yes"}
+        )
+    assert deleted.status_code == 302
+    refused = post(client, MY_TOY_STORY, **token)
+    assert refused["X-Cache"] == "MISS"
+    assert refused.json()["errors"][0]["extensions"]["code"] == "INVALID_TOKEN"
+
+
+def test_a_token_that_does_not_verify_is_never_cached(movielens, client):
+    for _ in range(2):
+        response = post(client, MY_TOY_STORY, HTTP_AUTHORIZATION="Bearer not-a-token")
+        assert response["X-Cache"] == "MISS"
+        assert response.json()["errors"][0]["extensions"]["code"] == "INVALID_TOKEN"
 
 
 def test_a_token_cookie_makes_a_request_personal(movielens, client):
