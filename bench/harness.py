@@ -5,7 +5,7 @@
    A Redis database of its own (flushed) and a RabbitMQ queue of its own.
 2. Serve: gunicorn with the project's gunicorn.conf.py (2 workers, DEBUG off) with bench/settings.py, which adds
    the baseline view to Nexus' URLs, and one Celery worker on the bench queue (rateMovie's per-user refreshes).
-3. Load: wrk (bench/load.lua) with keep-alive connections, a warm-up then a measured run per scenario.
+3. Load: wrk (bench/load.lua), a warm-up then a measured run per scenario.
 4. Report: a table on the terminal and in docs/benchmarks.md, with the machine and the targets.
 
 The exit status is 1 when a scenario answered with errors, 2 when the bench could not prepare, start or check what
@@ -114,7 +114,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="A smoke run: 2 s per scenario, 1 s warm-up, fewer users (CI test)."
     )
-    parser.add_argument("--connections", type=int, default=8, help="Concurrent keep-alive connections (default 8).")
+    parser.add_argument("--connections", type=int, default=8, help="Concurrent connections (default 8).")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="Threads per gunicorn worker (GUNICORN_THREADS; default: gunicorn.conf.py's, 1), to compare set-ups.",
+    )
     parser.add_argument("--users", type=int, default=8, help="Bench users the authenticated scenarios rotate over.")
     parser.add_argument("--ratings-per-user", type=int, default=20, help="Ratings each bench user starts with.")
     parser.add_argument(
@@ -350,6 +355,7 @@ def measure(options: argparse.Namespace, *, work: Path, movielens: Path, tmdb: P
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "WEB_CONCURRENCY": str(GUNICORN_WORKERS),
+        **({"GUNICORN_THREADS": str(options.threads)} if options.threads else {}),
         "GUNICORN_GRACEFUL_TIMEOUT": "5",  # only how long the bench waits for gunicorn at the end
     }
     for folder in ("var", "static", "metrics"):

@@ -107,7 +107,7 @@ def run_scenario(
     files: dict[str, Path],
     server_pids: Callable[[], list[int]] = list,
 ) -> LoadResult:
-    """Runs wrk against ``base_url + scenario.path`` for ``seconds`` with ``connections`` keep-alive connections.
+    """Runs wrk against ``base_url + scenario.path`` for ``seconds`` with ``connections`` connections.
 
     ``files`` holds what load.lua reads: "body" (written here from the scenario), "tokens" and "movies";
     ``server_pids`` names the processes whose CPU time the result reports as the server's.

@@ -172,9 +172,10 @@ def render(
     checks = targets(results)
     samples = [f"{titles[key]}: {sample}" for key, result in results.items() for sample in result.error_samples[:5]]
     setup = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())
+    threads = f"{options.threads} threads each" if options.threads else "gunicorn.conf.py's threads (1: sync workers)"
     settings = (
-        f"{options.connections} keep-alive connections, {options.warmup:g} s warm-up then {options.duration:g} s "
-        f"per scenario; {options.users} bench users with {options.ratings_per_user} ratings each"
+        f"{options.connections} connections, 2 gunicorn workers with {threads}, {options.warmup:g} s warm-up then "
+        f"{options.duration:g} s per scenario; {options.users} bench users with {options.ratings_per_user} ratings each"
     )
 
     warning = _busy_machine_warning(machine)

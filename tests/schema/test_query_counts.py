@@ -22,7 +22,7 @@ from graphql_jwt.shortcuts import get_token
 from redis.exceptions import RedisError
 
 from catalog.cache import catalog_version_bump
-from catalog.models import Movie
+from catalog.models import Genre, Movie
 from tests.recommender.support import (  # noqa: F401 - fixtures, requested by name
     DEAD_REDIS_URL,
     empty_store,
@@ -132,6 +132,21 @@ def test_pages_of_5_and_50_cost_the_same_few_queries(
     print(f"{name} ({viewer}): cold cache {cold[5]} / {cold[50]}, warm {warm[5]} / {warm[50]} queries for 5 / 50")  # noqa: T201
     assert cold[5] == cold[50] <= MOST_QUERIES
     assert warm[5] == warm[50] <= cold[50]
+
+
+def test_the_genre_list_costs_one_query_however_many_genres_there_are(gql, movielens):
+    query = "{ genres { name slug movieCount } }"
+
+    def measured() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as queries:
+            genres = gql.data(query)["genres"]
+        return len(genres), len(queries.captured_queries)
+
+    few = measured()
+    Genre.objects.bulk_create(Genre(name=f"Genre {number}", slug=f"genre-{number}") for number in range(40))
+    many = measured()
+    assert many[0] == few[0] + 40
+    assert few[1] == many[1] == 1
 
 
 @pytest.mark.parametrize(
