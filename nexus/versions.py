@@ -20,7 +20,8 @@ logger = logging.getLogger(__name__)
 def versions_get(keys: Sequence[str]) -> list[int] | None:
     """The current value of each counter (one round trip when all exist), or None when the cache is unreachable."""
     try:
-        found = cache.get_many(keys)
+        # A copy: with Redis down, django-redis answers every get_many with one shared {} that must stay empty.
+        found = dict(cache.get_many(keys))
         for key in keys:
             if key not in found:
                 cache.add(key, _fresh_version(), timeout=None)
