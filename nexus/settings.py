@@ -294,7 +294,8 @@ NEXUS_RATE_LIMIT_ANON = env_int("NEXUS_RATE_LIMIT_ANON", 100_000)
 NEXUS_RATE_LIMIT_WINDOW = env_int("NEXUS_RATE_LIMIT_WINDOW", 60)
 # How many reverse proxies in front of Nexus append to X-Forwarded-For; 0 = clients connect directly.
 NEXUS_TRUSTED_PROXIES = env_int("NEXUS_TRUSTED_PROXIES", 0)
-# Anonymous query responses are cached this many seconds (schema/core/response_cache.py); 0 = off.
+# Query responses (anonymous, and each signed-in user's own) are cached this many seconds
+# (schema/core/response_cache.py); 0 = off.
 NEXUS_RESPONSE_CACHE_SECONDS = env_int("NEXUS_RESPONSE_CACHE_SECONDS", 300)
 
 # Bayesian average of a movie's rating: (PRIOR_WEIGHT * PRIOR_MEAN + sum of scores) / (PRIOR_WEIGHT + count).
