@@ -257,9 +257,10 @@ def manage(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.
 
 
 def web_service(env: dict[str, str], log: Path) -> tuple[Service, str]:
-    """gunicorn as the image runs it (one process, two threads, so connections are kept between requests)."""
+    """gunicorn as the image runs it (gunicorn.conf.py: a sync worker), with one process, so that its database and
+    cache connections are kept between requests and met again after a fault."""
     port = free_port()
-    env = {**env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2"}
+    env = {**env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "1"}
     return Service("web", [PYTHON, "-m", "gunicorn", "nexus.wsgi"], env=env, log=log), f"http://127.0.0.1:{port}"
 
 
