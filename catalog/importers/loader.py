@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import TypeVar
 
-import psycopg2
+import numpy as np
 from django.contrib.auth.hashers import make_password
-from django.db import DataError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Model
 from django.db.models.fields.related_descriptors import ManyToManyDescriptor
 from django.utils.text import slugify
@@ -32,6 +32,7 @@ from catalog.importers.movielens import (
     LinkRow,
     MovieLensDataset,
     MovieRow,
+    RatingArrays,
     RatingRow,
     TagRow,
     normalize_title,
@@ -61,7 +62,6 @@ _MOVIE_STAGING = {
 # A ratings file's columns as staged (ml-latest order: userId, movieId, rating, timestamp).
 _RATING_STAGING = {"user_ml": "integer", "movie_ml": "integer", "score": "numeric(2, 1)", "stamp": "bigint"}
 RATINGS_CSV_HEADER = "userId,movieId,rating,timestamp"
-COPY_READ_BYTES = 1 << 20
 # From this many staged ratings on, indexes are rebuilt rather than maintained row by row.
 BULK_REBUILD_ROWS = 500_000
 # Staged rows carry MovieLens ids: these joins find the rows they mean.
@@ -372,61 +372,94 @@ class _PostgresWriter:
             self._ratings_insert_staged(cursor)
 
     def ratings_copy(self, dataset: MovieLensDataset) -> tuple[int, set[int]] | None:
-        """All ratings of an ml-latest CSV file in one COPY, parsed by PostgreSQL (ML-20M's 20 million rows
-        never pass through Python), then inserted in one statement. Returns the number of ratings and the
-        MovieLens ids of their users; None when the file is not one COPY reads exactly like the row reader (a
-        malformed or out-of-range row, another layout): the caller then loads it row by row, which names the
-        bad line."""
+        """All ratings of an ml-latest CSV file: parsed by numpy's C reader (``ratings_array``, which names the
+        file and line of a bad row as the row reader does), MovieLens ids mapped to row ids in numpy, and one
+        binary COPY straight into the ratings table on a first import (indexes and keys rebuilt after it, rows
+        written frozen), or into a staging table of row ids for the upsert of a re-import. ML-20M's 20 million
+        rows never pass through Python one by one and need no join in the database. Returns the number of
+        ratings and the MovieLens ids of their users; None for other layouts (the caller loads them row by
+        row)."""
         with dataset.ratings_csv() as ratings_file:
             if ratings_file is None:
                 return None
             header = ratings_file.readline().decode("utf-8-sig", errors="replace").rstrip("\r\n")
             if header != RATINGS_CSV_HEADER:
                 return None
-            try:
-                # A savepoint: a COPY that fails on a bad row leaves the import's transaction usable.
-                with transaction.atomic(), connection.cursor() as cursor:
-                    _staging_create(cursor, "import_rating", _RATING_STAGING)
+        ratings = dataset.ratings_array()
+        location = dataset.file_location(dataset.ratings_file)
+        _pairs_unique_check(ratings, location=location)
+        count = len(ratings.user_id)
+        user_ml_ids = np.unique(ratings.user_id)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT movielens_id, id FROM {Movie._meta.db_table} WHERE movielens_id IS NOT NULL")  # noqa: S608
+            movie_ids = _id_map(cursor.fetchall())
+            movie_columns = np.minimum(np.searchsorted(movie_ids[0], ratings.movie_id), len(movie_ids[0]) - 1)
+            unknown = movie_ids[0][movie_columns] != ratings.movie_id
+            if unknown.any():
+                raise DatasetError(
+                    f"{location}: movie {ratings.movie_id[unknown].min()} is not in {dataset.movies_file}"
+                )
+            copy_to_staging(cursor, "import_rating_user", {"user_ml": "integer"}, ((int(i),) for i in user_ml_ids))
+            self._users_insert(cursor, staging="import_rating_user")
+            cursor.execute(
+                f"SELECT movielens_id, id FROM {User._meta.db_table} WHERE movielens_id IS NOT NULL"  # noqa: S608
+            )
+            user_ids = _id_map(cursor.fetchall())
+            rows = np.empty(count, dtype=_COPIED_RATING)
+            rows["fields"], rows["user_length"], rows["movie_length"] = 5, 8, 8
+            rows["user"] = user_ids[1][np.searchsorted(user_ids[0], ratings.user_id)]
+            rows["movie"] = movie_ids[1][movie_columns]
+            rows["score_length"], rows["score_digits"], rows["score_weight"] = 12, 2, 0
+            rows["score_sign"], rows["score_scale"] = 0, 1
+            halves = np.rint(ratings.score * 2).astype(np.int16)
+            rows["score_whole"], rows["score_fraction"] = halves // 2, (halves % 2) * 5000
+            rows["created_length"] = rows["updated_length"] = 8
+            rows["created"] = rows["updated"] = (ratings.timestamp - POSTGRES_EPOCH_SECONDS) * 1_000_000
+            del ratings
+            rating_table = Rating._meta.db_table
+            cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {rating_table})")  # noqa: S608
+            (first_ratings,) = cursor.fetchone()
+            cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")  # index builds sort in memory
+            columns = "user_id, movie_id, score, created_at, updated_at"
+            bulk = count >= BULK_REBUILD_ROWS
+            if first_ratings:
+                with _indexes_rebuilt_after(cursor, Rating, enabled=bulk, keep_unique=False):
+                    # Emptied in this transaction, so COPY may write the rows frozen: nothing has to revisit
+                    # all 20 million later to set their hint bits (the first reader would, the training).
+                    cursor.execute(f"TRUNCATE {rating_table}")
                     cursor.copy_expert(
-                        f"COPY import_rating ({', '.join(_RATING_STAGING)}) FROM STDIN WITH (FORMAT csv)",
-                        ratings_file,
-                        COPY_READ_BYTES,
+                        f"COPY {rating_table} ({columns}) FROM STDIN WITH (FORMAT binary, FREEZE)",  # noqa: S608
+                        _BinaryCopy(rows),
+                        COPY_WRITE_BYTES,
                     )
+            else:
+                _staging_create(
+                    cursor,
+                    "import_rating_ids",
+                    {
+                        "user_id": "bigint",
+                        "movie_id": "bigint",
+                        "score": "numeric(2, 1)",
+                        "created_at": "timestamptz",
+                        "updated_at": "timestamptz",
+                    },
+                )
+                cursor.copy_expert(
+                    f"COPY import_rating_ids ({columns}) FROM STDIN WITH (FORMAT binary)",
+                    _BinaryCopy(rows),
+                    COPY_WRITE_BYTES,
+                )
+                cursor.execute("ANALYZE import_rating_ids")
+                with _indexes_rebuilt_after(cursor, Rating, enabled=bulk, keep_unique=True):
                     cursor.execute(
-                        "SELECT count(*) FROM import_rating WHERE user_ml IS NULL OR movie_ml IS NULL "
-                        "OR score IS NULL OR stamp IS NULL OR user_ml < 1 OR movie_ml < 1 OR stamp < 0 "
-                        "OR score NOT IN (0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5)"
+                        f"INSERT INTO {rating_table} ({columns}) SELECT {columns} FROM import_rating_ids "  # noqa: S608
+                        f"ON CONFLICT (user_id, movie_id) "
+                        f"DO UPDATE SET score = EXCLUDED.score, updated_at = EXCLUDED.updated_at "
+                        f"WHERE ({rating_table}.score, {rating_table}.updated_at) "
+                        f"IS DISTINCT FROM (EXCLUDED.score, EXCLUDED.updated_at)"
                     )
-                    if cursor.fetchone()[0]:
-                        raise _NotCopyable
-                    cursor.execute(
-                        "SELECT min(staged.movie_ml) FROM import_rating AS staged WHERE NOT EXISTS "
-                        "(SELECT 1 FROM import_movie AS listed WHERE listed.movielens_id = staged.movie_ml)"
-                    )
-                    (unknown,) = cursor.fetchone()
-                    if unknown is not None:
-                        raise DatasetError(
-                            f"{dataset.file_location(dataset.ratings_file)}: movie {unknown} is not in "
-                            f"{dataset.movies_file}"
-                        )
-                    cursor.execute("ANALYZE import_rating")  # no statistics otherwise: temporary tables
-                    cursor.execute("SELECT count(*) FROM import_rating")
-                    (count,) = cursor.fetchone()
-                    # Room for the joins and the sort of one big statement.
-                    cursor.execute("SET LOCAL work_mem = '256MB'")
-                    cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {Rating._meta.db_table})")  # noqa: S608
-                    (first_ratings,) = cursor.fetchone()
-                    with _indexes_rebuilt_after(
-                        cursor, Rating, enabled=count >= BULK_REBUILD_ROWS, keep_unique=not first_ratings
-                    ):
-                        self._ratings_insert_staged(cursor, upsert=not first_ratings)
-                    cursor.execute("SELECT DISTINCT user_ml FROM import_rating")
-                    user_ids = {user_id for (user_id,) in cursor.fetchall()}
-                    cursor.execute("TRUNCATE import_rating")
-            # Django does not translate errors raised by copy_expert: psycopg2's own DataError arrives as is.
-            except (DataError, psycopg2.DataError, _NotCopyable):
-                return None
-        return count, user_ids
+                cursor.execute("TRUNCATE import_rating_ids")
+        return count, set(user_ml_ids.tolist())
 
     def _ratings_insert_staged(self, cursor, *, upsert: bool = True) -> None:
         """Users and ratings for the rows staged in import_rating; without ``upsert`` (the table holds no
@@ -513,8 +546,66 @@ def _indexes_rebuilt_after(cursor, model: type[Model], *, enabled: bool, keep_un
         cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
 
 
-class _NotCopyable(Exception):
-    """The ratings file holds a row that COPY does not read as the row reader would."""
+# A row of binary COPY into the ratings table: the field count, then each field's length and big-endian value.
+# The score is a numeric(2, 1) of two base-10000 digits (whole stars, then 0 or 5000 for a half), which
+# PostgreSQL normalises; timestamps are microseconds since 2000-01-01 UTC.
+_COPIED_RATING = np.dtype(
+    [("fields", ">i2"), ("user_length", ">i4"), ("user", ">i8"), ("movie_length", ">i4"), ("movie", ">i8")]
+    + [("score_length", ">i4"), ("score_digits", ">i2"), ("score_weight", ">i2"), ("score_sign", ">i2")]
+    + [("score_scale", ">i2"), ("score_whole", ">i2"), ("score_fraction", ">i2")]
+    + [("created_length", ">i4"), ("created", ">i8"), ("updated_length", ">i4"), ("updated", ">i8")]
+)
+POSTGRES_EPOCH_SECONDS = 946_684_800
+COPY_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
+COPY_BINARY_TRAILER = b"\xff\xff"
+COPY_WRITE_BYTES = 1 << 20
+
+
+class _BinaryCopy:
+    """The file object COPY ... FROM STDIN reads: binary COPY's header, the rows' bytes a slice at a time (never
+    one 1.3 GB copy of them) and its trailer."""
+
+    def __init__(self, rows: np.ndarray):
+        self._rows = rows
+        self._next_row = 0
+        self._header_sent = self._trailer_sent = False
+
+    def read(self, size: int = COPY_WRITE_BYTES) -> bytes:
+        if not self._header_sent:
+            self._header_sent = True
+            return COPY_BINARY_HEADER
+        if self._next_row < len(self._rows):
+            end = self._next_row + max(1, size // self._rows.itemsize)
+            chunk = self._rows[self._next_row : end].tobytes()
+            self._next_row = end
+            return chunk
+        if not self._trailer_sent:
+            self._trailer_sent = True
+            return COPY_BINARY_TRAILER
+        return b""
+
+
+def _id_map(pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(MovieLens id, row id) pairs as two arrays sorted by MovieLens id, for ``searchsorted``."""
+    table = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    table = table[np.argsort(table[:, 0])]
+    return table[:, 0], table[:, 1]
+
+
+def _pairs_unique_check(ratings: RatingArrays, *, location: str) -> None:
+    """A user may rate a movie once per file: a repeat would break the unique constraint (first import) or
+    the upsert (re-import) with an error that names neither file nor line."""
+    keys = ratings.user_id * (int(ratings.movie_id.max(initial=0)) + 1) + ratings.movie_id
+    if len(keys) < 2 or (keys[1:] > keys[:-1]).all():  # MovieLens files are sorted by user, then movie
+        return
+    order = np.argsort(keys, kind="stable")
+    repeats = np.flatnonzero(keys[order][1:] == keys[order][:-1])
+    if len(repeats):
+        second = order[repeats[0] + 1]
+        raise DatasetError(
+            f"{location}, line {second + 2}: user {ratings.user_id[second]} rates movie "
+            f"{ratings.movie_id[second]} a second time"
+        )
 
 
 class _Defaults:

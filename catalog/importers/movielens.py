@@ -11,6 +11,7 @@ Rows stream from the files. A bad row raises DatasetError naming its file and li
 import csv
 import io
 import re
+import warnings
 import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
@@ -370,7 +371,9 @@ class MovieLensDataset(ABC):
         with self._source.open_text(self.ratings_file, encoding="latin-1") as text:
             lines = (line.replace("::", ",") for line in text) if self.ratings_separator == "::" else text
             try:
-                table = np.loadtxt(lines, delimiter=separator, skiprows=int(self.ratings_header), ndmin=2)
+                with warnings.catch_warnings():  # a release without ratings is fine: an empty table
+                    warnings.filterwarnings("ignore", "loadtxt: input contained no data", UserWarning)
+                    table = np.loadtxt(lines, delimiter=separator, skiprows=int(self.ratings_header), ndmin=2)
             except ValueError:
                 raise self._first_rating_error() from None
         if table.size == 0:

@@ -83,25 +83,41 @@ class ALS(CollaborativeRecommender):
         return self._contributions(row.indices, row.data, np.asarray(items)).astype(np.float32)
 
     def strongest_contributors(self, user_rows: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
-        """As ``CollaborativeRecommender.strongest_contributors``, with ``YᵀY + λI`` computed once per batch
-        instead of once per user (27k items × 64² multiply-adds each time at ML-20M size)."""
+        """As ``CollaborativeRecommender.strongest_contributors``, for the whole batch at once: every user's
+        ``YᵀC_uY + λI`` is built (with ``YᵀY + λI`` computed once, not per user) and solved against that user's
+        listed items in one batched LAPACK call; only the small products that differ in size per user (the
+        user's items × the listed items) remain a loop."""
         user_rows = sp.csr_matrix(user_rows)
+        items = np.asarray(items)
         strongest = np.full(items.shape, -1, dtype=np.int64)
+        listed = items >= 0
+        counts = np.diff(user_rows.indptr)
+        explained = np.flatnonzero((counts > 0) & listed.any(axis=1))
+        if len(explained) == 0:
+            return strongest
+        item_factors, base_system = self._solver_parts()
+        systems = np.empty((len(explained), self.factors, self.factors))
+        confidences = []
         with threadpool_limits(1, "blas"):  # 64 × 64 systems: a second BLAS thread only adds hand-offs
-            self._strongest_into(strongest, user_rows, items)
+            for position, row in enumerate(explained):
+                start, end = user_rows.indptr[row], user_rows.indptr[row + 1]
+                user_item_factors = item_factors[user_rows.indices[start:end]]
+                confidence = self.alpha * user_rows.data[start:end].astype(np.float64)
+                systems[position] = base_system + (user_item_factors.T * (confidence - 1.0)) @ user_item_factors
+                confidences.append(confidence)
+            # W_u y_i for every listed item of every user (unlisted places solve for item 0 and are ignored).
+            listed_factors = item_factors[np.where(listed[explained], items[explained], 0)].transpose(0, 2, 1)
+            solved = np.linalg.solve(systems, listed_factors)
+            for position, row in enumerate(explained):
+                start, end = user_rows.indptr[row], user_rows.indptr[row + 1]
+                user_items = user_rows.indices[start:end]
+                row_listed = listed[row]
+                contributions = confidences[position][:, None] * (item_factors[user_items] @ solved[position])
+                contributions = contributions[:, row_listed]
+                best = np.argmax(contributions, axis=0)
+                positive = contributions[best, np.arange(len(best))] > 0
+                strongest[row, row_listed] = np.where(positive, user_items[best], -1)
         return strongest
-
-    def _strongest_into(self, strongest: np.ndarray, user_rows: sp.csr_matrix, items: np.ndarray) -> None:
-        for row in range(user_rows.shape[0]):
-            start, end = user_rows.indptr[row], user_rows.indptr[row + 1]
-            listed = items[row] >= 0
-            if start == end or not listed.any():
-                continue
-            user_items = user_rows.indices[start:end]
-            contributions = self._contributions(user_items, user_rows.data[start:end], items[row][listed])
-            best = np.argmax(contributions, axis=0)
-            positive = contributions[best, np.arange(len(best))] > 0
-            strongest[row, listed] = np.where(positive, user_items[best], -1)
 
     def _contributions(self, user_items: np.ndarray, values: np.ndarray, items: np.ndarray) -> np.ndarray:
         item_factors, base_system = self._solver_parts()

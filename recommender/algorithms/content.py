@@ -12,6 +12,10 @@ from recommender.algorithms.base import Recommender, l2_normalize_rows
 GENRE = "genre"
 TAG = "tag"
 KEYWORD = "keyword"
+# Up to this many features (a catalog described by its genres alone) content scores are a dense BLAS product:
+# faster than the sparse product and its transposed copy (half the time at ML-20M size), while with tags and
+# keywords (thousands of features) the dense product would do far more work than the sparse one.
+DENSE_FEATURES_MAX = 32
 
 
 def feature_tokens(kind: str, names: Iterable[str]) -> np.ndarray:
@@ -98,6 +102,17 @@ class ContentBased(Recommender):
         if declared is not None:
             declared_profiles = l2_normalize_rows(sp.csr_matrix(declared, dtype=np.float32))
             profiles = l2_normalize_rows(profiles + self.declared_weight * declared_profiles)
+        if self.item_vectors.shape[1] <= DENSE_FEATURES_MAX:
+            # Genres only (a few dozen features): one BLAS product straight into users × items.
+            return profiles.toarray() @ self._dense_vectors_transposed()
         # Items × features (sparse) times dense profiles: a sparse × sparse product would build a users × items
         # result that is nearly full anyway (every item shares a genre with most profiles).
         return np.ascontiguousarray((self.item_vectors @ profiles.T.toarray()).T, dtype=np.float32)
+
+    def _dense_vectors_transposed(self) -> np.ndarray:
+        """Features × items, dense float32, kept while ``item_vectors`` stays the same."""
+        cached = getattr(self, "_dense_cache", None)
+        if cached is None or cached[0] is not self.item_vectors:
+            cached = (self.item_vectors, np.ascontiguousarray(self.item_vectors.T.toarray(), dtype=np.float32))
+            self._dense_cache = cached
+        return cached[1]

@@ -1,6 +1,7 @@
 """The production recommender: collaborative filtering blended with content and popularity, with cold start,
 exclusions, a diversity re-rank and a ``source`` for every recommendation."""
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import IntEnum
 from typing import Self
@@ -113,23 +114,24 @@ class Hybrid(Recommender):
     def score(self, user_rows: sp.csr_matrix, declared: sp.csr_matrix | None = None) -> np.ndarray:
         return self._blend(user_rows, declared)[0]
 
-    def _blend(self, user_rows: sp.csr_matrix, declared: sp.csr_matrix | None) -> tuple[np.ndarray, np.ndarray]:
-        """Blended scores and, per item, the ``Source`` that contributed most."""
-        parts = [
+    def _blend(self, user_rows: sp.csr_matrix, declared: sp.csr_matrix | None) -> tuple[np.ndarray, "BlendParts"]:
+        """Blended scores, and the weighted components that name each listed item's ``Source``."""
+        components = [
             (Source.COLLABORATIVE, self.weights.collaborative, lambda: self.collaborative.score(user_rows)),
             (Source.CONTENT, self.weights.content, lambda: self.content.score(user_rows, declared)),
             (Source.POPULAR, self.weights.popularity, lambda: self.popularity.score(user_rows)),
         ]
-        shape = (user_rows.shape[0], self.genre_vectors.shape[0])
-        total, strongest = np.zeros(shape, dtype=np.float32), np.zeros(shape, dtype=np.float32)
-        sources = np.full(shape, Source.COLLABORATIVE, dtype=np.int8)
-        for source, weight, compute in parts:
+        parts = []
+        for source, weight, compute in components:
             if weight > 0:
-                part = weight * scaled_to_best(compute())
-                total += part
-                sources[part > strongest] = source
-                np.maximum(strongest, part, out=strongest)
-        return total, sources
+                part = scaled_to_best(compute())
+                if weight != 1.0:
+                    part *= np.float32(weight)
+                parts.append((source, part))
+        total = parts[0][1].copy()
+        for _, part in parts[1:]:
+            total += part
+        return total, BlendParts(parts)
 
     def cold_start_scores(self, n_rows: int, favorite_genres: sp.csr_matrix | None) -> np.ndarray:
         """Popularity scaled into ``[0, 1]``, plus 1 for movies in one of the user's favorite genres (in the
@@ -151,20 +153,27 @@ class Hybrid(Recommender):
         """Top ``k`` for a batch of users; ``favorite_genres`` (batch × content features) is optional."""
         personalised = np.diff(user_rows.indptr) > 0
         if personalised.all():
-            scores, sources = self._blend(user_rows, favorite_genres)
-        else:
-            scores = self.cold_start_scores(user_rows.shape[0], favorite_genres)
-            sources = np.full(scores.shape, Source.POPULAR, dtype=np.int8)
-            warm = np.flatnonzero(personalised)
-            if len(warm):
-                declared = favorite_genres[warm] if favorite_genres is not None else None
-                scores[warm], sources[warm] = self._blend(user_rows[warm], declared)
-        return self._rank(scores, sources, k, exclude, personalised)
+            scores, parts = self._blend(user_rows, favorite_genres)
+            return self._rank(scores, parts.sources_at, k, exclude, personalised)
+        scores = self.cold_start_scores(user_rows.shape[0], favorite_genres)
+        warm = np.flatnonzero(personalised)
+        warm_parts = None
+        if len(warm):
+            declared = favorite_genres[warm] if favorite_genres is not None else None
+            scores[warm], warm_parts = self._blend(user_rows[warm], declared)
+
+        def sources_at(items: np.ndarray) -> np.ndarray:
+            sources = np.full(items.shape, Source.POPULAR, dtype=np.int8)
+            if warm_parts is not None:
+                sources[warm] = warm_parts.sources_at(items[warm])
+            return sources
+
+        return self._rank(scores, sources_at, k, exclude, personalised)
 
     def recommend_anonymous(self, *, k: int, exclude: sp.csr_matrix | None = None) -> Recommendations:
         """Trending movies for a visitor nobody knows (one row)."""
         scores = self.trending.item_scores[None, :]
-        return self._rank(scores, np.full(scores.shape, Source.TRENDING, dtype=np.int8), k, exclude)
+        return self._rank(scores, lambda items: np.full(items.shape, Source.TRENDING, dtype=np.int8), k, exclude)
 
     def similar(self, items: np.ndarray, *, k: int) -> Recommendations:
         """Movies like each of ``items`` ("similar" lists): the blend for a user who interacted with that item
@@ -173,9 +182,9 @@ class Hybrid(Recommender):
         just_that_item = sp.csr_matrix(
             (np.ones(len(items), dtype=np.float32), (np.arange(len(items)), items)), shape=(len(items), n_items)
         )
-        scores, sources = self._blend(just_that_item, None)
+        scores, parts = self._blend(just_that_item, None)
         scores[scores <= 0] = -np.inf  # nothing links these to the item: not "similar", whatever their index
-        return self._rank(scores, sources, k, just_that_item)
+        return self._rank(scores, parts.sources_at, k, just_that_item)
 
     def explain(self, user_row: sp.csr_matrix, items: np.ndarray) -> list[Explanation | None]:
         """For each of ``items``, the user's item that added most to its collaborative score ("Because you rated
@@ -192,7 +201,7 @@ class Hybrid(Recommender):
     def _rank(
         self,
         scores: np.ndarray,
-        sources: np.ndarray,
+        sources_at: Callable[[np.ndarray], np.ndarray],
         k: int,
         exclude: sp.csr_matrix | None,
         personalised: np.ndarray | None = None,
@@ -210,7 +219,7 @@ class Hybrid(Recommender):
             best = np.where(personalised[:, None], diverse_scores, candidate_scores[:, :width])
         else:
             items, best = top_k(scores, k, exclude=exclude)
-        picked_sources = np.take_along_axis(sources, np.maximum(items, 0), axis=1)
+        picked_sources = sources_at(np.maximum(items, 0))
         return Recommendations(items=items, scores=best, sources=np.where(items == NO_ITEM, -1, picked_sources))
 
     def state(self) -> tuple[dict, dict[str, np.ndarray]]:
@@ -249,12 +258,40 @@ class Hybrid(Recommender):
         )
 
 
+@dataclass(frozen=True)
+class BlendParts:
+    """Each blended component's weighted, scaled scores for a batch. An item's ``Source`` is the component that
+    added most to its score (the earlier one on a tie, collaborative where none added anything); it is looked
+    up for the listed items only, which at ML-20M size saves a masked write over every user × item per
+    component."""
+
+    parts: list[tuple[Source, np.ndarray]]
+
+    def sources_at(self, items: np.ndarray) -> np.ndarray:
+        """The ``Source`` of each of ``items`` (batch × k item columns, in this batch's row order)."""
+        sources = np.full(items.shape, Source.COLLABORATIVE, dtype=np.int8)
+        strongest = np.zeros(items.shape, dtype=np.float32)
+        for source, part in self.parts:
+            values = np.take_along_axis(part, items, axis=1)
+            sources[values > strongest] = source
+            np.maximum(strongest, values, out=strongest)
+        return sources
+
+
 def scaled_to_best(scores: np.ndarray) -> np.ndarray:
     """Each row divided by its best score, so components with different scales can be blended; negative and
-    ``-inf`` scores (evidence against, or "cannot score") become 0."""
-    clipped = np.where(np.isfinite(scores), np.maximum(scores, 0.0), 0.0).astype(np.float32)
-    best = clipped.max(axis=1, keepdims=True) if clipped.shape[1] else np.zeros((clipped.shape[0], 1))
-    return np.divide(clipped, best, out=np.zeros_like(clipped), where=best > 0)
+    ``-inf`` scores (evidence against, or "cannot score") become 0. Three passes over the batch (clip, row
+    maximum, divide): at ML-20M size it runs on 138k users × 27k items per component."""
+    clipped = np.maximum(scores, np.float32(0.0), dtype=np.float32)  # -inf → 0; +inf and NaN stay
+    if clipped.shape[1] == 0:
+        return clipped
+    best = clipped.max(axis=1, keepdims=True)
+    if not np.isfinite(best).all():  # a +inf or NaN somewhere: those rows need the full treatment
+        unusual = ~np.isfinite(best).ravel()
+        clipped[unusual] = np.where(np.isfinite(clipped[unusual]), clipped[unusual], 0.0)
+        best[unusual] = clipped[unusual].max(axis=1, keepdims=True)
+    # Rows whose best is 0 are all zeros already.
+    return np.divide(clipped, best, out=clipped, where=best > 0)
 
 
 def fit_hybrid(

@@ -487,3 +487,36 @@ def test_ratings_array_reads_ml_latest_small_fast():
     assert len(arrays.score) == 100_836
     assert len(np.unique(arrays.user_id)) == 610
     assert set(np.unique(arrays.score).tolist()) == {half / 2 for half in range(1, 11)}
+
+
+def test_every_rating_is_stored_with_its_half_star_score_and_time(movielens):
+    """The bulk path writes PostgreSQL's binary format itself (numeric scores, microsecond timestamps): every
+    stored rating must read back as the file has it."""
+    with open_dataset(movielens_small_dir()) as dataset:
+        arrays = dataset.ratings_array()
+    expected = sorted(
+        zip(
+            arrays.user_id.tolist(),
+            arrays.movie_id.tolist(),
+            arrays.score.tolist(),
+            arrays.timestamp.tolist(),
+            strict=True,
+        )
+    )
+    stored = sorted(
+        (user, movie, float(score), int(created.timestamp()))
+        for user, movie, score, created, updated in Rating.objects.filter(user__movielens_id__isnull=False)
+        .values_list("user__movielens_id", "movie__movielens_id", "score", "created_at", "updated_at")
+        .iterator(chunk_size=20_000)
+        if created == updated
+    )
+    assert stored == expected
+    assert {score for _, _, score, _ in stored} == {half / 2 for half in range(1, 11)}
+
+
+def test_a_user_rating_a_movie_twice_in_one_file_is_named(db, tmp_path):
+    ratings = "userId,movieId,rating,timestamp\n900021,900021,4.5,1445714994\n900021,900021,3.0,1445714995\n"
+    before = table_counts()
+    with pytest.raises(CommandError, match=r"ratings.csv, line 3: user 900021 rates movie 900021 a second time"):
+        import_movielens(write_ml_latest(tmp_path / "ml-latest-small", ratings=ratings))
+    assert table_counts() == before

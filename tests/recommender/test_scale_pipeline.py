@@ -155,3 +155,57 @@ def test_ranked_lists_for_a_batch_match_the_lists_of_each_user_alone(postgres, m
         np.testing.assert_array_equal(entries, alone)
     reasons = np.concatenate([entries["reason"] for entries in together])
     assert np.isin(reasons, [services.Reason.RATED]).mean() > 0.9
+
+
+def test_scaled_to_best_divides_each_row_by_its_best_and_zeroes_what_cannot_count():
+    from recommender.algorithms.hybrid import scaled_to_best
+
+    scores = np.array(
+        [[2.0, -1.0, 1.0, -np.inf], [np.inf, 3.0, np.nan, 1.5], [-2.0, -np.inf, 0.0, -1.0], [0.5, 0.25, 0.0, 1.0]],
+        dtype=np.float32,
+    )
+    expected = np.array(
+        [[1.0, 0.0, 0.5, 0.0], [0.0, 1.0, 0.0, 0.5], [0.0, 0.0, 0.0, 0.0], [0.5, 0.25, 0.0, 1.0]], dtype=np.float32
+    )
+    original = scores.copy()
+    np.testing.assert_array_equal(scaled_to_best(scores), expected)
+    np.testing.assert_array_equal(scores, original)  # the caller's scores stay as they were
+
+
+def test_sources_of_listed_items_are_those_a_full_comparison_would_give():
+    from recommender.algorithms.hybrid import BlendParts, Source
+
+    rng = np.random.default_rng(5)
+    collaborative = np.where(rng.random((30, 200)) < 0.3, 0.0, rng.random((30, 200))).astype(np.float32)
+    content = (0.05 * np.where(rng.random((30, 200)) < 0.5, 0.0, rng.random((30, 200)))).astype(np.float32)
+    content[:, :10] = collaborative[:, :10]  # ties go to the earlier component
+    parts = BlendParts([(Source.COLLABORATIVE, collaborative), (Source.CONTENT, content)])
+    # The rule as it was applied to every item: each component in turn takes the items where it adds more than
+    # every earlier one (collaborative where nothing adds anything).
+    everywhere = np.full(collaborative.shape, Source.COLLABORATIVE, dtype=np.int8)
+    strongest = np.zeros(collaborative.shape, dtype=np.float32)
+    for source, part in parts.parts:
+        everywhere[part > strongest] = source
+        strongest = np.maximum(strongest, part)
+    items = rng.integers(0, 200, (30, 40))
+    items[:, 0] = np.arange(30) % 10
+    np.testing.assert_array_equal(parts.sources_at(items), np.take_along_axis(everywhere, items, axis=1))
+    assert set(np.unique(parts.sources_at(items))) == {Source.COLLABORATIVE, Source.CONTENT}
+
+
+def test_the_newest_event_of_each_pair_wins_in_any_log_order():
+    from recommender.interactions import _newest_per_pair
+
+    rng = np.random.default_rng(2)
+    rows, columns = rng.integers(0, 40, 5_000), rng.integers(0, 30, 5_000)
+    values, timestamps = rng.random(5_000), rng.integers(0, 20, 5_000).astype(np.float64)
+    newest = _newest_per_pair(rows, columns, values, timestamps, (40, 30))
+
+    expected: dict[tuple[int, int], tuple[float, int, float]] = {}
+    for position, (row, column) in enumerate(zip(rows.tolist(), columns.tolist(), strict=True)):
+        key = (timestamps[position], position)  # the later event in the log wins a tie
+        if (row, column) not in expected or key > expected[row, column][:2]:
+            expected[row, column] = (*key, values[position])
+    assert newest.has_canonical_format and newest.nnz == len(expected)
+    for (row, column), (_, _, value) in expected.items():
+        assert newest[row, column] == value
