@@ -6,13 +6,18 @@ changed (``movie_stats_refresh``), every MovieLens import (once, changed or not)
 movies, and admin edits of movies and genres.
 """
 
-from nexus.versions import version_bump, version_bump_now, versions_get
+from nexus.versions import recently_read, version_bump, version_bump_now, versions_get
 
 CATALOG_VERSION_KEY = "catalog:version"
 
 
 def catalog_version() -> int | None:
-    """The current version, or None when the cache cannot be reached (callers then neither read nor write it)."""
+    """The current version (this process' copy of it, up to ``NEXUS_SHARED_VERSION_SECONDS`` old), or None when
+    the cache cannot be reached (callers then neither read nor write it)."""
+    return recently_read(CATALOG_VERSION_KEY, _catalog_version_read)
+
+
+def _catalog_version_read() -> int | None:
     versions = versions_get([CATALOG_VERSION_KEY])
     return versions[0] if versions is not None else None
 

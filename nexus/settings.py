@@ -297,6 +297,9 @@ NEXUS_TRUSTED_PROXIES = env_int("NEXUS_TRUSTED_PROXIES", 0)
 # Query responses (anonymous, and each signed-in user's own) are cached this many seconds
 # (schema/core/response_cache.py); 0 = off.
 NEXUS_RESPONSE_CACHE_SECONDS = env_int("NEXUS_RESPONSE_CACHE_SECONDS", 300)
+# Each process re-reads the catalog's and the model's versions at most this often (nexus/versions.py): a change
+# made elsewhere reaches cached answers this much later. 0 = on every request.
+NEXUS_SHARED_VERSION_SECONDS = env_int("NEXUS_SHARED_VERSION_SECONDS", 1)
 
 # Bayesian average of a movie's rating: (PRIOR_WEIGHT * PRIOR_MEAN + sum of scores) / (PRIOR_WEIGHT + count).
 # Fixed constants (MovieLens' long-run mean is about 3.5) keep every update a pure function of the movie's own rows.

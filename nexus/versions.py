@@ -5,16 +5,28 @@ A bump runs once the current transaction commits: bumped earlier, a reader could
 cache it under the new version. A counter that was lost (Redis flushed or restarted) restarts from the clock,
 never from a value that entries may still be cached under. When the cache cannot be reached, versions read as
 None: callers then neither read nor write what they would key by them.
+
+Versions of shared data (the catalog's, the recommender model's) may also be read through ``recently_read``: a
+copy per process, re-read at most every ``NEXUS_SHARED_VERSION_SECONDS``, so that a cached answer costs no round
+trip for them. Entries keyed by them may then be served that much longer after a change made by another process;
+a bump made in this process drops its copy at once. Per-user versions are always read afresh: users see their own
+changes immediately.
 """
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# name → (monotonic time read, value): this process' copies of shared versions.
+_recent: dict[str, tuple[float, object]] = {}
 
 
 def versions_get(keys: Sequence[str]) -> list[int] | None:
@@ -40,6 +52,7 @@ def version_bump(key: str) -> None:
 
 
 def version_bump_now(key: str) -> None:
+    forget_recent(key)
     try:
         cache.incr(key)
     except ValueError:  # not set yet, or evicted
@@ -50,3 +63,22 @@ def version_bump_now(key: str) -> None:
 
 def _fresh_version() -> int:
     return time.time_ns() // 1000
+
+
+def recently_read(name: str, read: Callable[[], T]) -> T:
+    """``read()``, or what it returned in this process less than ``NEXUS_SHARED_VERSION_SECONDS`` ago (None, for
+    "unavailable", is never kept)."""
+    max_age = settings.NEXUS_SHARED_VERSION_SECONDS
+    now = time.monotonic()
+    copy = _recent.get(name)
+    if copy is not None and now - copy[0] < max_age:
+        return copy[1]
+    value = read()
+    if value is not None and max_age > 0:
+        _recent[name] = (now, value)
+    return value
+
+
+def forget_recent(name: str) -> None:
+    """Drop this process' copy: the next ``recently_read`` reads again."""
+    _recent.pop(name, None)

@@ -18,6 +18,8 @@ from django.core.cache import caches
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
+from nexus.versions import forget_recent
+
 ALIAS = "recommendations"
 POINTER_KEY = "current"
 # Similar lists are written a bucket of consecutive movie ids per key: a file-based cache lists its whole
@@ -227,6 +229,7 @@ def activate(*, version: str) -> str | None:
     with _backend_errors():
         current, previous = cache.get(POINTER_KEY) or (None, None)
         cache.set(POINTER_KEY, (version, current), timeout=None)
+        forget_recent(POINTER_KEY)  # this process' readers switch at once (others within seconds)
 
         # Lists that per-user refreshes wrote after a version was trained are not in its manifest; those users
         # have interactions by then, so they are in the manifest of the version trained after it.

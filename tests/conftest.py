@@ -90,6 +90,13 @@ def _cheap_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _shared_versions_read_every_time(settings):
+    """Tests change data and read it back in one process: no per-process copies of shared versions (they have
+    tests of their own, tests/nexus/test_versions.py)."""
+    settings.NEXUS_SHARED_VERSION_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _clean_cache():
     """Every test starts with an empty cache (throttles, cached responses, recommendation lists)."""
     cache.clear()

@@ -6,8 +6,9 @@ do not matter), the operation name, the variables, the catalog's data version (b
 statistics, catalog/cache.py), the recommender's live model version (recommendations and trending lists come from
 it) and, for a signed-in caller, their account and its data version (bumped by anything they change,
 users/cache.py) — so a change of any of them makes older entries unreachable; they expire after
-``NEXUS_RESPONSE_CACHE_SECONDS``. Entries of different viewers never share a key, so nothing about one viewer
-reaches another. When a version cannot be read (cache or store unreachable), nothing is cached.
+``NEXUS_RESPONSE_CACHE_SECONDS``. The catalog's and the model's versions are read through a short-lived copy
+per process (``nexus.versions.recently_read``). Entries of different viewers never share a key, so nothing about
+one viewer reaches another. When a version cannot be read (cache or store unreachable), nothing is cached.
 """
 
 import functools
@@ -22,8 +23,8 @@ from django.conf import settings
 from django.core.cache import cache
 from graphql import GraphQLSchema, print_schema
 
-from catalog.cache import CATALOG_VERSION_KEY
-from nexus.versions import versions_get
+from catalog.cache import catalog_version
+from nexus.versions import recently_read, versions_get
 from recommender import store
 from schema.core.auth import request_has_credentials, request_token_subject
 from users.cache import user_data_version_key
@@ -66,14 +67,13 @@ def response_cache_key(
 ) -> str | None:
     """The key a response is cached under for ``viewer``, or None when it must not be cached (a version is
     unavailable)."""
-    version_keys = [CATALOG_VERSION_KEY]
+    versions = [catalog_version()]
     if viewer.user_id is not None:
-        version_keys.append(user_data_version_key(viewer.user_id))
-    versions = versions_get(version_keys)
-    if versions is None:
+        versions += versions_get([user_data_version_key(viewer.user_id)]) or [None]
+    if None in versions:
         return None
     try:
-        model = store.current_version()
+        model = recently_read(store.POINTER_KEY, store.current_version)
     except store.StoreUnavailable:
         return None
     try:
