@@ -100,7 +100,11 @@ def movielens_import(*, path: str, show_progress: bool = False) -> MovieLensImpo
         )
         movie_ids = {movie.movielens_id for movie in movies}
         user_ids: set[int] = set()
-        copied = writer.ratings_copy(dataset) if isinstance(writer, _PostgresWriter) else None
+        if isinstance(writer, _PostgresWriter):
+            copied = writer.ratings_copy(dataset)
+        else:  # row by row below; a repeated pair is refused as on PostgreSQL (it would silently keep the last)
+            copied = None
+            csv_ratings_checked(dataset)
         if copied is not None:
             rating_count, user_ids = copied
         else:
@@ -379,15 +383,10 @@ class _PostgresWriter:
         rows never pass through Python one by one and need no join in the database. Returns the number of
         ratings and the MovieLens ids of their users; None for other layouts (the caller loads them row by
         row)."""
-        with dataset.ratings_csv() as ratings_file:
-            if ratings_file is None:
-                return None
-            header = ratings_file.readline().decode("utf-8-sig", errors="replace").rstrip("\r\n")
-            if header != RATINGS_CSV_HEADER:
-                return None
-        ratings = dataset.ratings_array()
+        ratings = csv_ratings_checked(dataset)
+        if ratings is None:
+            return None
         location = dataset.file_location(dataset.ratings_file)
-        _pairs_unique_check(ratings, location=location)
         count = len(ratings.user_id)
         user_ml_ids = np.unique(ratings.user_id)
         with connection.cursor() as cursor:
@@ -590,6 +589,20 @@ def _id_map(pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
     table = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     table = table[np.argsort(table[:, 0])]
     return table[:, 0], table[:, 1]
+
+
+def csv_ratings_checked(dataset: MovieLensDataset) -> RatingArrays | None:
+    """The ratings of an ml-latest CSV file as arrays (numpy's C reader; a bad row is named by file and line), each
+    (user, movie) pair checked to appear once; None for other layouts."""
+    with dataset.ratings_csv() as ratings_file:
+        if ratings_file is None:
+            return None
+        header = ratings_file.readline().decode("utf-8-sig", errors="replace").rstrip("\r\n")
+        if header != RATINGS_CSV_HEADER:
+            return None
+    ratings = dataset.ratings_array()
+    _pairs_unique_check(ratings, location=dataset.file_location(dataset.ratings_file))
+    return ratings
 
 
 def _pairs_unique_check(ratings: RatingArrays, *, location: str) -> None:
