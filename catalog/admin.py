@@ -2,8 +2,9 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import Count, F
 
-from catalog.cache import catalog_version_bump
+from catalog.cache import CATALOG_VERSION_KEY
 from catalog.models import Genre, Keyword, Movie, Tag
+from nexus.versions import VersionsBumpedOnChange
 
 
 class DecadeListFilter(admin.SimpleListFilter):
@@ -32,22 +33,13 @@ class DecadeListFilter(admin.SimpleListFilter):
         return queryset.filter(year__gte=first_year, year__lt=first_year + 10)
 
 
-class CatalogVersionBumpedOnChange:
+class CatalogVersionBumpedOnChange(VersionsBumpedOnChange):
     """Movies and genres are what catalog queries return: an edit or deletion here bumps the catalog version
     once it commits (after the genres of a movie form are saved too), so no cached response or movie card
     shows the old data."""
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        catalog_version_bump()
-
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        catalog_version_bump()
-
-    def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
-        catalog_version_bump()
+    def version_keys(self, objects) -> set[str]:
+        return {CATALOG_VERSION_KEY}
 
 
 @admin.register(Movie)

@@ -15,7 +15,7 @@ changes immediately.
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from django.conf import settings
@@ -82,3 +82,31 @@ def recently_read(name: str, read: Callable[[], T]) -> T:
 def forget_recent(name: str) -> None:
     """Drop this process' copy: the next ``recently_read`` reads again."""
     _recent.pop(name, None)
+
+
+class VersionsBumpedOnChange:
+    """Admin mixin: what staff save or delete bumps, once committed, the versions that cached readers of those
+    objects are keyed by (``version_keys``, read before a deletion clears primary keys). Admins that delete through
+    a service read the keys first and call ``versions_bump`` themselves."""
+
+    def version_keys(self, objects: Iterable) -> set[str]:
+        raise NotImplementedError
+
+    @staticmethod
+    def versions_bump(keys: Iterable[str]) -> None:
+        for key in keys:
+            version_bump(key)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        self.versions_bump(self.version_keys([obj]))
+
+    def delete_model(self, request, obj):
+        keys = self.version_keys([obj])
+        super().delete_model(request, obj)
+        self.versions_bump(keys)
+
+    def delete_queryset(self, request, queryset):
+        keys = self.version_keys(queryset)
+        super().delete_queryset(request, queryset)
+        self.versions_bump(keys)

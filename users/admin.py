@@ -1,39 +1,19 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from nexus.versions import VersionsBumpedOnChange
 from users import services
-from users.cache import user_data_version_bump
+from users.cache import user_data_version_key
 from users.models import Favorite, HiddenMovie, Rating, User, WatchEvent, WatchlistItem
 
 
-class UserDataVersionBumpedOnChange:
+class UserDataVersionBumpedOnChange(VersionsBumpedOnChange):
     """What staff change here is what the user's own queries return: an edit or deletion bumps the data version of
     each user it touches once it commits (users/cache.py), so that none of their cached answers shows the old
-    data. Admins that delete through a service call ``users_changed`` themselves."""
+    data."""
 
-    @staticmethod
-    def user_ids(objects) -> set[int]:
-        """The users whose data these objects are (read before a deletion, which clears primary keys)."""
-        return {obj.pk if isinstance(obj, User) else obj.user_id for obj in objects}
-
-    @staticmethod
-    def users_changed(user_ids: set[int]) -> None:
-        for user_id in user_ids:
-            user_data_version_bump(user_id=user_id)
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        self.users_changed(self.user_ids([obj]))
-
-    def delete_model(self, request, obj):
-        user_ids = self.user_ids([obj])
-        super().delete_model(request, obj)
-        self.users_changed(user_ids)
-
-    def delete_queryset(self, request, queryset):
-        user_ids = self.user_ids(queryset)
-        super().delete_queryset(request, queryset)
-        self.users_changed(user_ids)
+    def version_keys(self, objects) -> set[str]:
+        return {user_data_version_key(obj.pk if isinstance(obj, User) else obj.user_id) for obj in objects}
 
 
 @admin.register(User)
@@ -48,16 +28,16 @@ class NexusUserAdmin(UserDataVersionBumpedOnChange, UserAdmin):
 
     # Deleting through the service keeps the statistics of the movies the user rated exact.
     def delete_model(self, request, obj):
-        user_ids = self.user_ids([obj])
+        keys = self.version_keys([obj])
         services.user_delete(user=obj)
-        self.users_changed(user_ids)
+        self.versions_bump(keys)
 
     def delete_queryset(self, request, queryset):
         users = list(queryset)
-        user_ids = self.user_ids(users)
+        keys = self.version_keys(users)
         for user in users:
             services.user_delete(user=user)
-        self.users_changed(user_ids)
+        self.versions_bump(keys)
 
 
 @admin.register(Rating)
@@ -79,13 +59,13 @@ class RatingAdmin(UserDataVersionBumpedOnChange, admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         services.rating_delete(user=obj.user, movie=obj.movie)
-        self.users_changed(self.user_ids([obj]))
+        self.versions_bump(self.version_keys([obj]))
 
     def delete_queryset(self, request, queryset):
         ratings = list(queryset.select_related("user", "movie"))
         for rating in ratings:
             services.rating_delete(user=rating.user, movie=rating.movie)
-        self.users_changed(self.user_ids(ratings))
+        self.versions_bump(self.version_keys(ratings))
 
 
 class LibraryEntryAdmin(UserDataVersionBumpedOnChange, admin.ModelAdmin):
