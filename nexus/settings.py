@@ -214,10 +214,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Auth -------------------------------------------------------------------------------------------------------
-AUTHENTICATION_BACKENDS = [
-    "graphql_jwt.backends.JSONWebTokenBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
+# Passwords (logins, the admin). Access tokens are checked once per GraphQL request by schema/core/auth.py, never
+# by Django's authenticate(): a bearer token must not open an admin session.
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -230,7 +229,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # Access tokens are short-lived (at most an hour) and name the account by id; refresh tokens live server side,
-# are single-use (rotated) and revocable. Handlers and the token-free mutations are in schema/users/auth.py.
+# are single-use (rotated) and revocable. Handlers are in schema/users/auth.py; the token mutations below
+# (JWT_ALLOW_ANY_CLASSES) run even when the request's access token is refused (schema/core/auth.py).
 JWT_ACCESS_TOKEN_MINUTES = env_int("JWT_ACCESS_TOKEN_MINUTES", 15)
 if not 0 < JWT_ACCESS_TOKEN_MINUTES <= 60:
     raise ImproperlyConfigured("JWT_ACCESS_TOKEN_MINUTES must be between 1 and 60.")
@@ -248,7 +248,6 @@ GRAPHQL_JWT = {
     "JWT_PAYLOAD_HANDLER": "schema.users.auth.jwt_payload",
     "JWT_PAYLOAD_GET_USERNAME_HANDLER": "schema.users.auth.jwt_subject",
     "JWT_GET_USER_BY_NATURAL_KEY_HANDLER": "schema.users.auth.user_by_jwt_subject",
-    "JWT_ALLOW_ANY_HANDLER": "schema.users.auth.runs_without_access_token",
     "JWT_ALLOW_ANY_CLASSES": [
         "schema.users.mutations.Register",
         "schema.users.auth.TokenAuth",
@@ -272,7 +271,8 @@ GRAPHENE = {
     "SCHEMA": "schema.api.schema",
     "SCHEMA_OUTPUT": "schema.graphql",
     "SCHEMA_INDENT": 2,
-    "MIDDLEWARE": ["graphql_jwt.middleware.JSONWebTokenMiddleware"],
+    # No per-field middleware: the request's identity is decided once (schema/core/auth.py, execution.py).
+    "MIDDLEWARE": [],
     "RELAY_CONNECTION_MAX_LIMIT": 100,
     "ATOMIC_MUTATIONS": True,
 }

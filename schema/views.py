@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.http import HttpResponse
 from django.utils.decorators import method_decorator
@@ -42,6 +43,8 @@ from graphql_jwt.settings import jwt_settings
 
 from nexus import metrics
 from schema.core import documents, limits, persisted, ratelimit, response_cache
+from schema.core.auth import request_identity
+from schema.core.execution import IdentityExecutionContext
 from users.cache import user_data_version_bump, user_data_version_bump_now
 
 logger = logging.getLogger("nexus.graphql")
@@ -109,7 +112,12 @@ class NexusGraphQLView(GraphQLView):
         kwargs.setdefault("validation_rules", validation_rules())
         super().__init__(**kwargs)
 
+    execution_context_class = IdentityExecutionContext
+
     def dispatch(self, request, *args, **kwargs):
+        # Only access tokens authenticate here (schema/core/auth.py): a signed-in admin's session is not a
+        # credential of the API, so it can neither be served nor cached as anyone's answers.
+        request.user = AnonymousUser()
         serve = self.serve
         if _carries_token_cookie(request):
             # Browsers send cookies on their own, also on requests forged by other sites: a request that may
@@ -267,6 +275,7 @@ class NexusGraphQLView(GraphQLView):
                 self.record(operation, errors=operation.errors)
             return
         node = operation.prepared.operation(operation.operation_name)
+        identity = request_identity(request)
         cache_key = None
         viewer = response_cache.response_cache_viewer(request)
         if node.operation == OperationType.QUERY and response_cache.response_cache_enabled() and viewer is not None:
@@ -284,12 +293,14 @@ class NexusGraphQLView(GraphQLView):
                 return
 
         result = self.execute_operation(request, operation, node)
-        if node.operation == OperationType.MUTATION and viewer is not None and viewer.user_id is not None:
+        if response_cache.response_cache_viewer(request) != viewer:
+            cache_key = None  # the identity ended while this ran (its account was deleted): the answer is no one's
+        if node.operation == OperationType.MUTATION and identity.subject is not None:
             # Whatever a mutation changed, the caller's own cached answers may show it. Its transaction has
             # committed by now; when the whole request runs inside one (as in tests), bump again once that commits.
-            user_data_version_bump_now(user_id=viewer.user_id)
+            user_data_version_bump_now(user_id=identity.subject)
             if transaction.get_connection().in_atomic_block:
-                user_data_version_bump(user_id=viewer.user_id)
+                user_data_version_bump(user_id=identity.subject)
         self.record(operation, errors=result.errors)
         if result.errors:
             set_rollback()

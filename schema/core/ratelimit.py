@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from graphql import GraphQLError
 
-from schema.core.auth import request_token_subject
+from schema.core.auth import request_identity
 from users.throttling import client_address
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def rate_limit_subject(request) -> tuple[str, int] | None:
     query), any other against its client address. A request with a bad token is refused later on, and is
     counted by address meanwhile, so that bad tokens cannot be used to dodge the limit.
     """
-    account = request_token_subject(request)
+    account = request_identity(request).subject
     if account is not None:
         return (f"user:{account}", settings.NEXUS_RATE_LIMIT_USER) if settings.NEXUS_RATE_LIMIT_USER > 0 else None
     if settings.NEXUS_RATE_LIMIT_ANON <= 0:

@@ -26,7 +26,7 @@ from graphql import GraphQLSchema, print_schema
 from catalog.cache import catalog_version
 from nexus.versions import recently_read, versions_get
 from recommender import store
-from schema.core.auth import request_has_credentials, request_token_subject
+from schema.core.auth import request_identity
 from users.cache import user_data_version_key
 
 logger = logging.getLogger(__name__)
@@ -47,14 +47,13 @@ class CacheViewer:
 
 
 def response_cache_viewer(request) -> CacheViewer | None:
-    """The request's viewer for caching: anonymous when it carries no credentials at all, the account its access
-    token names when that token verifies; None (no caching) for credentials that do not, which execution refuses."""
-    subject = request_token_subject(request)
-    if subject is not None:
-        return CacheViewer(subject)
-    if request_has_credentials(request):
+    """The request's viewer for caching (its identity, schema/core/auth.py): anonymous when it carries no
+    credentials at all, the account its access token names when that token verifies; None (no caching) for
+    credentials that do not, which execution refuses."""
+    viewer = request_identity(request).cache_viewer
+    if viewer is None:
         return None
-    return CacheViewer(None)
+    return CacheViewer(viewer or None)
 
 
 def response_cache_key(

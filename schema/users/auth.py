@@ -18,10 +18,10 @@ from django.utils import timezone
 from graphene.types.generic import GenericScalar
 from graphql import GraphQLError
 from graphql_jwt.exceptions import JSONWebTokenError
-from graphql_jwt.middleware import allow_any
 from graphql_jwt.settings import jwt_settings
 from graphql_jwt.utils import get_payload, get_user_by_payload
 
+from schema.core.auth import request_identity
 from schema.core.errors import bad_input
 from schema.users.types import UserType
 from users import selectors, services, throttling
@@ -61,37 +61,12 @@ def user_by_jwt_subject(subject: str) -> User:
     return user
 
 
-def runs_without_access_token(info, **kwargs) -> bool:
-    """Whether a field resolves without checking the request's access token: the token mutations and everything
-    below them, so that a client still sending its expired access token can refresh it, or log out.
-
-    (django-graphql-jwt's own check looks at root fields only, so with graphql-core 3 the fields of a token
-    mutation's payload would still fail on the expired token.)
-    """
-    if info.path.prev is None:
-        if allow_any(info, **kwargs):
-            _token_free_root_fields(info).add(info.path.key)
-            return True
-        return False
-    return _root_key(info.path) in _token_free_root_fields(info)
-
-
 def end_account_session(info) -> None:
-    """The caller's account is gone: the rest of the request is anonymous. This mutation's payload still
-    resolves (without the access token, now invalid); later mutations in the request are refused on it."""
+    """The caller's account is gone: the rest of the request runs as nobody (schema/core/auth.py). This
+    mutation's payload still resolves; later fields that need a user are refused."""
     info.context.user = AnonymousUser()
-    _token_free_root_fields(info).add(_root_key(info.path))
+    request_identity(info.context).end()
     forget_token_cookies(info)
-
-
-def _token_free_root_fields(info) -> set[str]:
-    return info.context.__dict__.setdefault("_nexus_token_free_fields", set())
-
-
-def _root_key(path) -> str:
-    while path.prev is not None:
-        path = path.prev
-    return path.key
 
 
 # --- Payload fields -----------------------------------------------------------------------------------------------
@@ -108,8 +83,9 @@ class TokenPairFields:
 
 
 def issue_tokens(info, user: User, refresh_token) -> dict:
-    """Payload fields for a new login session of ``user`` with a stored ``refresh_token``. The rest of the request
-    runs as ``user``; in cookie mode the tokens are set as HttpOnly cookies too, under a new CSRF token."""
+    """Payload fields for a new login session of ``user`` with a stored ``refresh_token``. The payload resolves as
+    ``user`` (the request's other fields keep the request's own identity); in cookie mode the tokens are set as
+    HttpOnly cookies too, under a new CSRF token."""
     payload = jwt_settings.JWT_PAYLOAD_HANDLER(user, info.context)
     token = jwt_settings.JWT_ENCODE_HANDLER(payload, info.context)
     info.context.user = user

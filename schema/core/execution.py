@@ -1,0 +1,27 @@
+"""graphql-core's execution, with every root field run as the request's identity (schema/core/auth.py).
+
+The identity is decided once per request, so nothing is checked per nested field: before each root field the
+request's user is set back to it — a login earlier in the request changed only its own payload — and a root field
+that needs credentials is refused, at its place in the answer, when the request's credentials do not verify.
+"""
+
+from graphql import ExecutionContext, located_error
+from graphql.execution.execute import get_field_def
+from graphql.pyutils import Undefined
+
+from schema.core.auth import request_identity, root_field_refusal
+
+
+class IdentityExecutionContext(ExecutionContext):
+    def execute_field(self, parent_type, source, field_nodes, path):
+        if path.prev is None:
+            request = self.context_value
+            request.user = request_identity(request).user()
+            problem = root_field_refusal(request, parent_type, field_nodes[0].name.value)
+            if problem is not None:
+                field_def = get_field_def(self.schema, parent_type, field_nodes[0])
+                if field_def is None:
+                    return Undefined
+                self.handle_field_error(located_error(problem, field_nodes, path.as_list()), field_def.type, path)
+                return None
+        return super().execute_field(parent_type, source, field_nodes, path)
