@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 
 from catalog.models import Genre, Movie
+from nexus.text import plain_text
 
 MovieGenre = Movie.genres.through
 
@@ -16,7 +17,8 @@ class NameListField(forms.Field):
         if value in (None, ""):
             return []
         values = [value] if isinstance(value, str) else list(value)
-        return [str(item).strip() for item in values if str(item).strip()]
+        names = [plain_text(str(item)).strip() for item in values]  # checked before strip() drops some controls
+        return [name for name in names if name]
 
 
 class NameListFilter(django_filters.Filter):
@@ -25,6 +27,8 @@ class NameListFilter(django_filters.Filter):
 
 def genre_ids(names: list[str], *, field: str) -> list[int]:
     """Ids of the genres named (case-insensitively, by name or slug); unknown names are a validation error."""
+    for name in names:
+        plain_text(name, field=field)
     known = {}
     for pk, name, slug in Genre.objects.values_list("pk", "name", "slug"):
         known[name.lower()], known[slug] = pk, pk

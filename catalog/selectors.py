@@ -16,6 +16,7 @@ from django.db.models.functions import Ln
 
 from catalog.filters import MovieFilter, genre_ids
 from catalog.models import Genre, Movie
+from nexus.text import plain_text
 
 MAX_SEARCH_LENGTH = 200
 
@@ -62,7 +63,7 @@ def movie_get(
 
 def normalize_imdb_id(value: str) -> str:
     digits = value.strip().lower().removeprefix("tt")
-    if not digits.isdigit() or len(digits) > 10:
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 10:
         raise ValidationError({"imdb_id": ValidationError(f"{value!r} is not an IMDb id.", code="invalid")})
     return f"tt{int(digits):07d}"
 
@@ -91,9 +92,7 @@ def movie_list(
 
 
 def clean_search(text: str) -> str:
-    if "\x00" in text:
-        raise ValidationError({"search": ValidationError("Search text cannot contain NUL characters.", code="invalid")})
-    text = " ".join(text.split())
+    text = " ".join(plain_text(text, field="search").split())
     if len(text) > MAX_SEARCH_LENGTH:
         raise ValidationError(
             {"search": ValidationError(f"Search text is limited to {MAX_SEARCH_LENGTH} characters.", code="invalid")}

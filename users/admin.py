@@ -1,10 +1,34 @@
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
 
 from nexus.versions import VersionsBumpedOnChange
-from users import services
+from users import services, throttling
 from users.cache import user_data_version_key
 from users.models import Favorite, HiddenMovie, Rating, User, WatchEvent, WatchlistItem
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """The admin's login through the API's login service: the same account lookup, and failures counted against
+    the same per-account and per-address budgets as tokenAuth's."""
+
+    def clean(self):
+        username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if username is not None and password:
+            try:
+                self.user_cache = services.user_login(
+                    username=username, password=password, client_address=throttling.client_address(self.request)
+                )
+            except ValidationError as exc:
+                if getattr(exc, "code", None) == "invalid_credentials":
+                    raise self.get_invalid_login_error() from None
+                raise ValidationError(" ".join(exc.messages), code=getattr(exc, "code", "invalid")) from None
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+admin.site.login_form = AdminLoginForm
 
 
 class UserDataVersionBumpedOnChange(VersionsBumpedOnChange):

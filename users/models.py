@@ -1,3 +1,4 @@
+import unicodedata
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
@@ -8,9 +9,30 @@ from django.db.models.functions import Lower
 RATING_SCORES = tuple(Decimal(half) / 2 for half in range(1, 11))
 
 
+def username_key(username: str) -> str:
+    """The one form in which usernames are compared — by registration, by login and by the login throttle.
+
+    Unicode NFKC with full case folding (the NFKC_Casefold of Unicode identifiers): "Ada", "ADA" and fullwidth
+    "ａｄａ" are one name. The database's own case mapping (UPPER/LOWER) is never used to match names: it
+    differs from this one ("ı", "ß", "ſ"), and a second notion of "the same name" would let one account be
+    reached under spellings that the throttle counts apart.
+    """
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username.strip()).casefold())
+
+
+class UsernameKeyField(models.TextField):
+    """``username_key(username)``, set on every insert and save (bulk_create included), never by hand."""
+
+    def pre_save(self, model_instance, add):
+        value = username_key(model_instance.username)
+        setattr(model_instance, self.attname, value)
+        return value
+
+
 class User(AbstractUser):
     """A Nexus account. Imported MovieLens users are real users too (``movielens-<id>``, unusable password)."""
 
+    username_key = UsernameKeyField(unique=True, editable=False, help_text="The username as logins match it.")
     email = models.EmailField(blank=True)
     display_name = models.CharField(max_length=100, blank=True)
     bio = models.TextField(max_length=2000, blank=True)
@@ -22,6 +44,11 @@ class User(AbstractUser):
             models.UniqueConstraint(Lower("username"), name="user_username_ci_unique"),
             models.UniqueConstraint(Lower("email"), condition=~models.Q(email=""), name="user_email_ci_unique"),
         ]
+
+    def save(self, *args, update_fields=None, **kwargs):
+        if update_fields is not None and "username" in update_fields:
+            update_fields = {*update_fields, "username_key"}  # the key follows a renamed account
+        super().save(*args, update_fields=update_fields, **kwargs)
 
 
 class Rating(models.Model):
@@ -94,3 +121,33 @@ class WatchEvent(models.Model):
 
     def __str__(self):
         return f"{self.user_id} watched {self.movie_id} at {self.watched_at:%Y-%m-%d %H:%M}"
+
+
+class RefreshTokenFamily(models.Model):
+    """One login session: the refresh tokens descended from one login by rotation (RFC 9700, section 4.14.2).
+
+    Using a token that was already exchanged means that two parties hold the session, one of them a thief, and
+    no one can tell which: the whole family is revoked. A revoked family accepts none of its tokens.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "refresh token families"
+
+    def __str__(self):
+        return f"{self.user_id}: session {self.pk}"
+
+
+class RefreshTokenFamilyMember(models.Model):
+    """Which family a refresh token (graphql_jwt's model, which has no room for it) belongs to."""
+
+    token = models.OneToOneField(
+        "refresh_token.RefreshToken", on_delete=models.CASCADE, primary_key=True, related_name="family_membership"
+    )
+    family = models.ForeignKey(RefreshTokenFamily, on_delete=models.CASCADE, related_name="members")
+
+    def __str__(self):
+        return f"{self.token_id} in {self.family_id}"

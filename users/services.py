@@ -7,7 +7,8 @@ stay exact however many people rate at once.
 """
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
@@ -17,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from graphql_jwt.refresh_token.models import AbstractRefreshToken
 from graphql_jwt.refresh_token.utils import get_refresh_token_model
@@ -25,9 +26,22 @@ from graphql_jwt.refresh_token.utils import get_refresh_token_model
 from catalog.filters import genre_ids
 from catalog.models import Movie
 from catalog.services import movie_stats_refresh
+from nexus.durable import write_despite_rollback
+from nexus.text import plain_text
 from recommender.services import user_recommendations_refresh_schedule
 from users import throttling
-from users.models import RATING_SCORES, Favorite, HiddenMovie, Rating, User, WatchEvent, WatchlistItem
+from users.models import (
+    RATING_SCORES,
+    Favorite,
+    HiddenMovie,
+    Rating,
+    RefreshTokenFamily,
+    RefreshTokenFamilyMember,
+    User,
+    WatchEvent,
+    WatchlistItem,
+    username_key,
+)
 
 # Imported MovieLens users are "movielens-<id>": a person taking such a name would collide with a later import.
 RESERVED_USERNAME_PREFIX = "movielens-"
@@ -35,6 +49,9 @@ DISPLAY_NAME_MAX_LENGTH = 100
 BIO_MAX_LENGTH = 2000
 # A device's clock may run a little ahead of ours; a viewing it stamps "now" is not in the future.
 WATCHED_AT_CLOCK_SKEW = timedelta(minutes=5)
+# Films exist since the 1870s: an earlier viewing is a typo or made up (and year 1 at +14:00 would be stored as
+# 1 BC, which cannot even be read back).
+WATCHED_AT_EARLIEST = datetime(1870, 1, 1, tzinfo=UTC)
 MOVIE_STATISTICS = ("rating_count", "rating_mean", "bayesian_rating", "popularity")
 
 
@@ -73,7 +90,7 @@ def user_profile_update(
     if display_name is not None:
         checks["display_name"] = partial(_clean_text, display_name, field="display_name", limit=DISPLAY_NAME_MAX_LENGTH)
     if bio is not None:
-        checks["bio"] = partial(_clean_text, bio, field="bio", limit=BIO_MAX_LENGTH)
+        checks["bio"] = partial(_clean_text, bio, field="bio", limit=BIO_MAX_LENGTH, multiline=True)
     if email is not None:
         checks["email"] = partial(_clean_email, email, account=user)
     if favorite_genres is not None:
@@ -120,20 +137,27 @@ def user_delete(*, user: User) -> None:
 
 
 def user_login(*, username: str, password: str, client_address: str | None) -> User:
-    """Check a username (any case) and password. Refused without checking the password once the account name or
-    the client address has failed too often (users.throttling)."""
-    if throttling.login_is_throttled(username=username, client_address=client_address):
+    """Check a username (any spelling with its key, users.models.username_key) and password: the one login of
+    the API and the admin. Refused without checking the password once the account reached (for unknown names,
+    the name) or the client address has failed too often (users.throttling)."""
+    _validated(
+        username=partial(plain_text, username, field="username"),
+        password=partial(plain_text, password, field="password"),
+    )
+    key = username_key(username)
+    stored = User.objects.filter(username_key=key).values_list("pk", "username").first()
+    account = throttling.login_account(user_id=stored[0] if stored else None, username_key=key)
+    if throttling.login_is_throttled(account=account, client_address=client_address):
         minutes = math.ceil(settings.NEXUS_LOGIN_FAILURE_WINDOW.total_seconds() / 60)
         raise ValidationError(
             f"Too many failed login attempts. Try again in up to {minutes} minutes.", code="rate_limited"
         )
-    stored_username = User.objects.filter(username__iexact=username.strip()).values_list("username", flat=True).first()
     # For unknown names authenticate() still hashes the password, so response times do not tell them apart.
-    user = authenticate(username=stored_username or username, password=password)
+    user = authenticate(username=stored[1] if stored else username, password=password)
     if user is None:
-        throttling.login_failure_record(username=username, client_address=client_address)
+        throttling.login_failure_record(account=account, client_address=client_address)
         raise ValidationError("Invalid username or password.", code="invalid_credentials")
-    throttling.login_success_record(username=username)
+    throttling.login_success_record(account=account)
     return user
 
 
@@ -156,15 +180,15 @@ def _field_error(field: str, message: str, code: str, **params) -> ValidationErr
 
 
 def _clean_username(username: str) -> str:
-    username = User.normalize_username(username.strip())
-    if username.lower().startswith(RESERVED_USERNAME_PREFIX):
+    username = User.normalize_username(plain_text(username, field="username").strip())
+    if username_key(username).startswith(RESERVED_USERNAME_PREFIX):
         raise _field_error("username", f'Usernames starting with "{RESERVED_USERNAME_PREFIX}" are reserved.', "invalid")
     _check_account_field("username", username, missing="Choose a username.")
     return username
 
 
 def _clean_email(email: str, *, account: User | None = None) -> str:
-    email = User.objects.normalize_email(email.strip())
+    email = User.objects.normalize_email(plain_text(email, field="email").strip())
     _check_account_field("email", email, account=account, missing="Enter an email address.")
     return email
 
@@ -177,15 +201,23 @@ def _check_account_field(field: str, value: str, *, missing: str, account: User 
         User._meta.get_field(field).run_validators(value)
     except ValidationError as exc:
         raise ValidationError({field: exc.error_list}) from None
-    others = User.objects.filter(**{f"{field}__iexact": value})
+    others = User.objects.filter(_same_as(field, value))
     if account is not None:
         others = others.exclude(pk=account.pk)
     if others.exists():
         raise _taken(field)
 
 
-def _clean_text(value: str, *, field: str, limit: int) -> str:
-    value = value.strip()
+def _same_as(field: str, value: str) -> Q:
+    """Accounts whose ``field`` counts as ``value``. A username: the same key, as logins match names; also any
+    that the database's case mapping takes for it, lookalikes such as "seclımıt" beside "seclimit"."""
+    if field == "username":
+        return Q(username_key=username_key(value)) | Q(username__iexact=value)
+    return Q(**{f"{field}__iexact": value})
+
+
+def _clean_text(value: str, *, field: str, limit: int, multiline: bool = False) -> str:
+    value = plain_text(value, field=field, multiline=multiline).strip()
     if len(value) > limit:
         raise _field_error(
             field, "At most %(limit)d characters (got %(length)d).", "invalid", limit=limit, length=len(value)
@@ -194,6 +226,7 @@ def _clean_text(value: str, *, field: str, limit: int) -> str:
 
 
 def _check_password(password: str, *, user: User, field: str) -> None:
+    plain_text(password, field=field)
     try:
         password_validation.validate_password(password, user=user)
     except ValidationError as exc:
@@ -202,7 +235,7 @@ def _check_password(password: str, *, user: User, field: str) -> None:
 
 
 def _check_current_password(user: User, password: str, *, field: str) -> None:
-    if not user.check_password(password):
+    if not user.check_password(plain_text(password, field=field)):
         raise _field_error(field, "The password is not correct.", "wrong_password")
 
 
@@ -224,49 +257,104 @@ def _save_unique(user: User, **save_options) -> None:
 
 
 # --- Login sessions: refresh tokens, stored server side (graphql_jwt.refresh_token) ------------------------------
+# Each login starts a family (users.models.RefreshTokenFamily); each exchange continues it with a new token and
+# revokes the old one. Whatever touches a family's tokens holds the family's row lock, taken before any token's: the
+# uses of one session happen one after another, see each other's writes, and never deadlock.
+
+_INVALID_REFRESH_MESSAGE = "This refresh token is not valid: it was revoked, already exchanged, or never issued."
 
 
+@transaction.atomic
 def refresh_token_create(*, user: User) -> AbstractRefreshToken:
-    return get_refresh_token_model().objects.create(user=user)
+    """A new login session: a refresh token that starts a family of its own."""
+    return _refresh_token_issue(RefreshTokenFamily.objects.create(user=user), user=user)
 
 
-@transaction.atomic
 def refresh_token_rotate(*, token: str) -> AbstractRefreshToken:
-    """Exchange a refresh token for a new one; the old one is revoked, so each can be used once."""
-    current = _active_refresh_token(token)
-    current.revoke()
-    return refresh_token_create(user=current.user)
+    """Exchange a refresh token for the next one of its family; the old one is revoked, so each can be used once.
+    Using it again revokes the whole family (``_refresh_token_in_use``)."""
+    with _refresh_token_in_use(token) as (current, family):
+        current.revoke()
+        return _refresh_token_issue(family, user=current.user)
+
+
+def refresh_token_revoke(*, token: str) -> AbstractRefreshToken:
+    """Log out: revoke the token and with it its session, the whole family."""
+    with _refresh_token_in_use(token) as (current, family):
+        current.revoke()
+        refresh_token_family_revoke(family_id=family.pk)
+        return current
 
 
 @transaction.atomic
-def refresh_token_revoke(*, token: str) -> AbstractRefreshToken:
-    current = _active_refresh_token(token)
-    current.revoke()
-    return current
+def refresh_token_family_revoke(*, family_id: int) -> None:
+    """End a login session: the family and every token of it still active are revoked. Idempotent."""
+    now = timezone.now()
+    RefreshTokenFamily.objects.filter(pk=family_id, revoked__isnull=True).update(revoked=now)
+    tokens = get_refresh_token_model().objects.filter(family_membership__family_id=family_id, revoked__isnull=True)
+    tokens.update(revoked=now)
 
 
 def user_refresh_tokens_revoke(*, user: User) -> int:
-    """Log the user out everywhere: revoke every refresh token they still hold."""
-    return get_refresh_token_model().objects.filter(user=user, revoked__isnull=True).update(revoked=timezone.now())
+    """Log the user out everywhere: revoke every session (family) and every refresh token they still hold."""
+    now = timezone.now()
+    RefreshTokenFamily.objects.filter(user=user, revoked__isnull=True).update(revoked=now)  # families first
+    return get_refresh_token_model().objects.filter(user=user, revoked__isnull=True).update(revoked=now)
 
 
-def _active_refresh_token(token: str) -> AbstractRefreshToken:
-    # The row lock makes a concurrent second use of the same token wait, then find it revoked.
-    stored = (
+def _refresh_token_issue(family: RefreshTokenFamily, *, user: User) -> AbstractRefreshToken:
+    refresh_token = get_refresh_token_model().objects.create(user=user)
+    RefreshTokenFamilyMember.objects.create(token=refresh_token, family=family)
+    return refresh_token
+
+
+@contextmanager
+def _refresh_token_in_use(token: str) -> Iterator[tuple[AbstractRefreshToken, RefreshTokenFamily]]:
+    """The refresh token and its family, locked for the ``with`` block, when the token may be used; otherwise
+    its refusal is raised.
+
+    A token used after it was revoked was exchanged before — by a thief, or by its owner before a thief — and no
+    one can tell which: its whole family is revoked (RFC 9700, section 4.14.2), so that whoever holds the newest
+    token must log in again too. That revocation stays even though the refusal rolls back the request's
+    transaction (nexus.durable).
+    """
+    plain_text(token, field="refresh_token")
+    with transaction.atomic():
+        current, family = _refresh_token_locked(token)
+        if current is None or family is None or family.revoked is not None or not current.user.is_active:
+            refusal = ValidationError(_INVALID_REFRESH_MESSAGE, code="invalid_token")
+        elif current.revoked is not None:
+            write_despite_rollback(partial(refresh_token_family_revoke, family_id=family.pk))
+            refusal = ValidationError(_INVALID_REFRESH_MESSAGE, code="invalid_token")
+        elif current.is_expired():
+            refusal = ValidationError("This refresh token has expired: log in again.", code="token_expired")
+        else:
+            yield current, family
+            return
+    raise refusal
+
+
+def _refresh_token_locked(token: str) -> tuple[AbstractRefreshToken | None, RefreshTokenFamily | None]:
+    """The stored token, revoked or not, and its family; the family's row is locked first, then the token's, so a
+    concurrent use of the same session waits, then finds what this one did."""
+    member = (
+        RefreshTokenFamilyMember.objects.filter(token__token=token)
+        .order_by("-token_id")
+        .values_list("token_id", "family_id")
+        .first()
+    )
+    if member is None:
+        return None, None
+    token_id, family_id = member
+    family = RefreshTokenFamily.objects.select_for_update().filter(pk=family_id).first()
+    current = (
         get_refresh_token_model()
         .objects.select_for_update(of=("self",))
         .select_related("user")
-        .filter(token=token, revoked__isnull=True)
+        .filter(pk=token_id)
         .first()
     )
-    if stored is None or not stored.user.is_active:
-        raise ValidationError(
-            "This refresh token is not valid: it was revoked, already exchanged, or never issued.",
-            code="invalid_token",
-        )
-    if stored.is_expired():
-        raise ValidationError("This refresh token has expired: log in again.", code="token_expired")
-    return stored
+    return current, family
 
 
 # --- The library -------------------------------------------------------------------------------------------------
@@ -342,6 +430,10 @@ def watch_event_create(*, user: User, movie: Movie, watched_at: datetime | None 
         watched_at = timezone.make_aware(watched_at, UTC)
     if watched_at > now + WATCHED_AT_CLOCK_SKEW:
         raise _field_error("watched_at", "A viewing cannot be in the future.", "out_of_range")
+    if watched_at < WATCHED_AT_EARLIEST:
+        raise _field_error(
+            "watched_at", "A viewing cannot be before %(earliest)s.", "out_of_range", earliest="1870-01-01 (UTC)"
+        )
     event = WatchEvent.objects.create(user=user, movie=movie, watched_at=watched_at)
     user_recommendations_refresh_schedule(user=user)
     return event

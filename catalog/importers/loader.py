@@ -40,7 +40,7 @@ from catalog.importers.movielens import (
 )
 from catalog.models import Genre, Movie, Tag
 from catalog.services import movie_stats_refresh
-from users.models import Rating, User
+from users.models import Rating, User, username_key
 
 BATCH_SIZE = 50_000
 MOVIELENS_USERNAME_PREFIX = "movielens-"
@@ -494,15 +494,16 @@ class _PostgresWriter:
     def _users_insert(self, cursor, *, staging: str) -> None:
         """A User for every MovieLens user of the staged rows who has none yet."""
         user_table = User._meta.db_table
-        defaults = _Defaults(User, supplied=("username", "movielens_id", "password"))
+        defaults = _Defaults(User, supplied=("username", "username_key", "movielens_id", "password"))
         cursor.execute(
-            f"INSERT INTO {user_table} (username, movielens_id, password, {defaults.columns}) "  # noqa: S608
-            f"SELECT %s || staged.user_ml, staged.user_ml, %s, {defaults.placeholders} "
+            f"INSERT INTO {user_table} (username, username_key, movielens_id, password, {defaults.columns}) "  # noqa: S608
+            f"SELECT %s || staged.user_ml, %s || staged.user_ml, staged.user_ml, %s, {defaults.placeholders} "
             f"FROM (SELECT DISTINCT user_ml FROM {staging} ORDER BY user_ml) AS staged "
             f"WHERE NOT EXISTS "
             f"(SELECT 1 FROM {user_table} AS known WHERE known.movielens_id = staged.user_ml) "
             f"ON CONFLICT (movielens_id) DO NOTHING",
-            [MOVIELENS_USERNAME_PREFIX, self._password, *defaults.values],
+            # Digits are their own key: the prefix's key followed by them is the username's.
+            [MOVIELENS_USERNAME_PREFIX, username_key(MOVIELENS_USERNAME_PREFIX), self._password, *defaults.values],
         )
 
 

@@ -29,7 +29,7 @@ _CODE_DESCRIPTIONS = {
     "required": "The value is missing.",
     "not_found": "No object has this id.",
     "unique": "The value is already taken.",
-    "out_of_range": "The number is outside the allowed range or step.",
+    "out_of_range": "The value (a number, a date) is outside the allowed range or step.",
     "password_too_weak": "The password fails the password policy.",
     "wrong_password": "The password does not match.",
     "permission_denied": "The caller may not do this.",
@@ -67,6 +67,15 @@ def errors_from_validation_error(exc: ValidationError) -> list[Error]:
 def bad_input(message: str) -> GraphQLError:
     """A GraphQL error for arguments the schema accepts by type but not by value (bad cursor, page too large)."""
     return GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
+
+
+def bad_input_from_validation_error(exc: ValidationError) -> GraphQLError:
+    """A BAD_USER_INPUT error for arguments a service refused, each problem after its argument's name."""
+    problems = [
+        f"`{error.field}`: {error.message}" if error.field else error.message
+        for error in errors_from_validation_error(exc)
+    ]
+    return bad_input(" ".join(problems))
 
 
 def unauthenticated() -> GraphQLError:

@@ -1,12 +1,11 @@
-"""The Relay ``node(id:)`` root field, refusing ids of types that are not nodes with a clear error."""
-
-import binascii
+"""The Relay ``node(id:)`` root field, refusing malformed ids and ids of types that are not nodes with a clear
+error."""
 
 import graphene
 from graphene import relay
-from graphql_relay import from_global_id
 
 from schema.core.errors import bad_input
+from schema.core.ids import global_id_parts
 
 
 class NodeQueries(graphene.ObjectType):
@@ -18,12 +17,9 @@ class NodeQueries(graphene.ObjectType):
 
     @staticmethod
     def resolve_node(root, info, id):  # noqa: A002 - the Relay argument name
-        try:
-            type_name, _ = from_global_id(id)
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            type_name = None
+        type_name, pk = global_id_parts(id) or (None, None)
         schema_type = info.schema.get_type(type_name) if type_name else None
         graphene_type = getattr(schema_type, "graphene_type", None)
         if graphene_type is None or relay.Node not in getattr(graphene_type._meta, "interfaces", ()):
             raise bad_input(f"{id!r} is not the id of any object.")
-        return relay.Node.get_node_from_global_id(info, id)
+        return graphene_type.get_node(info, pk)

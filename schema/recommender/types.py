@@ -5,6 +5,7 @@ from graphene_django import DjangoObjectType
 from recommender.models import ModelRun
 from recommender.selectors import RecommendationSource as Source
 from schema.catalog.types import MovieType
+from schema.core.scalars import DateTime
 
 _SOURCE_DESCRIPTIONS = {
     Source.COLLABORATIVE: "Liked by people whose ratings resemble yours (collaborative filtering).",
@@ -74,9 +75,9 @@ class ModelRunType(DjangoObjectType):
     timings = GenericScalar(required=True, description="Seconds per pipeline step, and the total.")
     metrics = GenericScalar(required=True, description="What the lists look like: coverage, explained reasons.")
     error = graphene.String(required=True, description="Why the run failed; empty otherwise.")
-    created_at = graphene.DateTime(required=True, description="When the run was requested.")
-    started_at = graphene.DateTime(description="When training started.")
-    finished_at = graphene.DateTime(description="When training ended.")
+    created_at = DateTime(required=True, description="When the run was requested.")
+    started_at = DateTime(description="When training started.")
+    finished_at = DateTime(description="When training ended.")
 
     class Meta:
         model = ModelRun

@@ -10,6 +10,7 @@ CSRF on every request that carries them.
 from calendar import timegm
 
 import graphene
+import jwt
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
@@ -22,7 +23,7 @@ from graphql_jwt.settings import jwt_settings
 from graphql_jwt.utils import get_payload, get_user_by_payload
 
 from schema.core.auth import request_identity
-from schema.core.errors import bad_input
+from schema.core.errors import bad_input, bad_input_from_validation_error
 from schema.users.types import UserType
 from users import selectors, services, throttling
 from users.models import User
@@ -50,12 +51,32 @@ def jwt_payload(user: User, context=None) -> dict:
     }
 
 
+def jwt_decode(token: str, context=None) -> dict:
+    """graphql_jwt's decoding (signature, expiry, audience, issuer as configured), refusing tokens that lack any
+    claim jwt_payload sets: a token without ``exp`` would never expire."""
+    return jwt.decode(
+        token,
+        jwt_settings.JWT_PUBLIC_KEY or jwt_settings.JWT_SECRET_KEY,
+        options={
+            "require": ["exp", "iat", "sub"],
+            "verify_exp": jwt_settings.JWT_VERIFY_EXPIRATION,
+            "verify_aud": jwt_settings.JWT_AUDIENCE is not None,
+            "verify_signature": jwt_settings.JWT_VERIFY,
+        },
+        leeway=jwt_settings.JWT_LEEWAY,
+        audience=jwt_settings.JWT_AUDIENCE,
+        issuer=jwt_settings.JWT_ISSUER,
+        algorithms=[jwt_settings.JWT_ALGORITHM],
+    )
+
+
 def jwt_subject(payload: dict) -> str | None:
     return payload.get("sub")
 
 
 def user_by_jwt_subject(subject: str) -> User:
-    user = selectors.user_get(pk=int(subject)) if str(subject).isdigit() else None
+    subject = str(subject)
+    user = selectors.user_get(pk=int(subject)) if subject.isascii() and subject.isdigit() else None
     if user is None:
         raise JSONWebTokenError("the account no longer exists")
     return user
@@ -109,7 +130,11 @@ def forget_token_cookies(info) -> None:
 
 
 def refused(exc: ValidationError) -> GraphQLError:
-    return GraphQLError(" ".join(exc.messages), extensions={"code": _REFUSAL_CODES[exc.code]})
+    """A service's refusal as a GraphQL error; refused arguments (errors by field) are BAD_USER_INPUT."""
+    code = _REFUSAL_CODES.get(getattr(exc, "code", None))
+    if code is None:
+        return bad_input_from_validation_error(exc)
+    return GraphQLError(" ".join(exc.messages), extensions={"code": code})
 
 
 def _with_refresh_token(service, info, refresh_token: str | None):
@@ -156,7 +181,8 @@ class RefreshTokenArguments:
 
 class RefreshToken(TokenPairFields, graphene.Mutation):
     """Exchange a refresh token for a new access token and a new refresh token. The old refresh token stops
-    working (code INVALID_TOKEN when used again)."""
+    working: used again (code INVALID_TOKEN), it is taken for stolen, and every refresh token of its login session
+    is revoked too, so that the session must log in again."""
 
     class Arguments(RefreshTokenArguments):
         pass

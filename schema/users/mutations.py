@@ -6,6 +6,7 @@ from catalog.selectors import movie_get
 from schema.catalog.types import MovieType
 from schema.core.ids import parse_global_id
 from schema.core.mutations import BaseMutation
+from schema.core.scalars import DateTime
 from schema.users import auth
 from schema.users.loaders import forget_viewer_library
 from schema.users.types import RatingType, UserType, WatchEventType
@@ -207,7 +208,7 @@ class MarkWatched(LibraryMutation):
 
     class Arguments:
         movie_id = graphene.ID(required=True, description=MOVIE_ID_HELP)
-        watched_at = graphene.DateTime(
+        watched_at = DateTime(
             description="When you watched it (ISO 8601, UTC unless an offset is given); now when left out. Not in the "
             "future."
         )

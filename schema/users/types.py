@@ -6,6 +6,7 @@ from schema.core.auth import viewer
 from schema.core.errors import permission_denied
 from schema.core.loaders import rows_listed
 from schema.core.pagination import CountableConnection, connection_args, paginate
+from schema.core.scalars import DateTime
 from users import selectors
 from users.models import Rating, User, WatchEvent
 
@@ -15,8 +16,8 @@ class RatingType(DjangoObjectType):
 
     score = graphene.Float(required=True, description="0.5 to 5.0, in half steps.")
     movie = graphene.Field(graphene.NonNull(MovieType), description="The movie rated.")
-    created_at = graphene.DateTime(required=True, description="When you first rated the movie.")
-    updated_at = graphene.DateTime(required=True, description="When you last changed the score.")
+    created_at = DateTime(required=True, description="When you first rated the movie.")
+    updated_at = DateTime(required=True, description="When you last changed the score.")
 
     class Meta:
         model = Rating
@@ -32,7 +33,7 @@ class WatchEventType(DjangoObjectType):
     """One viewing of a movie in your history."""
 
     movie = graphene.Field(graphene.NonNull(MovieType), description="The movie watched.")
-    watched_at = graphene.DateTime(required=True, description="When you watched it.")
+    watched_at = DateTime(required=True, description="When you watched it.")
 
     class Meta:
         model = WatchEvent
@@ -61,7 +62,7 @@ class LibraryMovieConnection(CountableConnection):
         node = MovieType
 
     class Edge:
-        added_at = graphene.DateTime(required=True, description="When you added the movie to the list.")
+        added_at = DateTime(required=True, description="When you added the movie to the list.")
 
 
 class UserType(DjangoObjectType):

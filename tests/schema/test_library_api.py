@@ -1,5 +1,6 @@
 """The user's library through HTTP requests to /graphql, on the real ml-latest-small catalog."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -161,6 +162,48 @@ def test_watched_at_cannot_be_in_the_future(gql, tokens):
     payload = gql.data(MARK_WATCHED, {"movie": movie_global_id(movie(1)), "at": tomorrow})["markWatched"]
     assert payload["event"] is None
     assert [(error["field"], error["code"]) for error in payload["errors"]] == [("watchedAt", "OUT_OF_RANGE")]
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        "0001-01-01T00:00:00+14:00",  # once stored as 1 BC, after which every read of the history failed
+        "0001-01-01T00:00:00Z",
+        "1869-12-31T23:59:59Z",
+        "1870-01-01T13:59:59+14:00",
+        "9999-12-31T23:59:59-14:00",
+    ],
+)
+def test_viewings_before_1870_or_in_the_future_are_refused_and_nothing_is_written(gql, tokens, at):
+    payload = gql.data(MARK_WATCHED, {"movie": movie_global_id(movie(1)), "at": at})["markWatched"]
+    assert payload["event"] is None
+    assert [(error["field"], error["code"]) for error in payload["errors"]] == [("watchedAt", "OUT_OF_RANGE")]
+    assert not WatchEvent.objects.filter(user__username="ada").exists()
+    assert gql.data(ME_LIBRARY)["me"]["history"]["totalCount"] == 0
+
+
+def test_the_first_moment_of_1870_is_a_valid_viewing(gql, tokens):
+    at = "1870-01-01T14:00:00+14:00"
+    payload = gql.data(MARK_WATCHED, {"movie": movie_global_id(movie(1)), "at": at})["markWatched"]
+    assert payload["errors"] == []
+    history = gql.data(ME_LIBRARY)["me"]["history"]
+    assert [edge["node"]["watchedAt"] for edge in history["edges"]] == ["1870-01-01T00:00:00+00:00"]
+
+
+@pytest.mark.parametrize(
+    "value", ["9999-12-31T24:00:00", "2020-13-01T00:00:00Z", "2020-01-01T00:00:00+24:00", "yesterday", "", "\x00"]
+)
+def test_unreadable_watched_at_values_are_client_errors_never_500s(gql, tokens, value):
+    movie_id = movie_global_id(movie(1))
+    as_variable = gql.execute(MARK_WATCHED, {"movie": movie_id, "at": value})
+    as_literal = gql.execute(
+        f'mutation {{ markWatched(movieId: "{movie_id}", watchedAt: {json.dumps(value)}) {{ {ERRORS} }} }}'
+    )
+    for body in (as_variable, as_literal):
+        assert body["errors"] and not body.get("data"), body
+        assert "DateTime cannot represent" in body["errors"][0]["message"]
+        assert all(error.get("extensions", {}).get("code") != "INTERNAL_SERVER_ERROR" for error in body["errors"])
+    assert not WatchEvent.objects.filter(user__username="ada").exists()
 
 
 def test_movies_show_the_callers_library_and_nothing_to_anonymous_callers(gql, tokens):

@@ -1,10 +1,13 @@
 """JWT access tokens and server-side refresh tokens through HTTP requests to /graphql."""
 
+import time
 from datetime import timedelta
 
 import jwt
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 from freezegun import freeze_time
@@ -12,7 +15,8 @@ from graphql_jwt.settings import jwt_settings
 
 from tests.conftest import GraphQLClient
 from tests.users.factories import PASSWORD, person_create
-from users.models import User
+from users import services
+from users.models import RefreshTokenFamily, User
 
 pytestmark = pytest.mark.django_db
 
@@ -91,10 +95,6 @@ def test_refresh_rotates_and_revoke_ends_the_session(gql, ada):
     assert second["refreshToken"] != first["refreshToken"]
     assert gql.data(ME, token=second["token"])["me"] == {"username": "ada"}
 
-    reused = gql.execute(REFRESH, {"token": first["refreshToken"]})
-    assert reused["data"]["refreshToken"] is None
-    assert error_code(reused) == "INVALID_TOKEN"
-
     assert gql.data(REVOKE, {"token": second["refreshToken"]})["revokeToken"]["revoked"] > 0
     assert error_code(gql.execute(REFRESH, {"token": second["refreshToken"]})) == "INVALID_TOKEN"
     assert error_code(gql.execute(REVOKE, {"token": second["refreshToken"]})) == "INVALID_TOKEN"
@@ -139,6 +139,89 @@ def test_a_disabled_account_is_refused(gql, ada):
     token = log_in(gql)["token"]
     User.objects.filter(pk=ada.pk).update(is_active=False)
     assert error_code(gql.execute(ME, token=token)) == "INVALID_TOKEN"
+
+
+# --- Refresh-token reuse (issue 12, finding 8) --------------------------------------------------------------------
+
+
+def test_replaying_a_rotated_refresh_token_logs_out_thief_and_owner(gql, ada):
+    """RFC 9700, section 4.14.2: a rotated token used again revokes every token descended from the same login."""
+    stolen = log_in(gql)["refreshToken"]
+    owners = gql.data(REFRESH, {"token": stolen})["refreshToken"]  # the owner refreshes, the thief kept a copy
+    other_device = log_in(gql)["refreshToken"]
+
+    replay = gql.execute(REFRESH, {"token": stolen})
+    assert replay["data"]["refreshToken"] is None
+    assert error_code(replay) == "INVALID_TOKEN"
+    for mutation in (REFRESH, REVOKE):
+        assert error_code(gql.execute(mutation, {"token": owners["refreshToken"]})) == "INVALID_TOKEN"
+    assert gql.data(REFRESH, {"token": other_device})["refreshToken"]["refreshToken"]  # another login is untouched
+    assert log_in(gql)["refreshToken"]  # and the owner can log in again
+
+
+def test_the_family_stays_revoked_when_the_refusing_mutation_is_rolled_back(gql, ada, monkeypatch):
+    """The refusal's transaction is rolled back (as ATOMIC_MUTATIONS does to a mutation answering with errors):
+    the revocation of the family must survive it."""
+    rotate = services.refresh_token_rotate
+
+    def rotate_rolled_back_when_refused(*, token):
+        try:
+            return rotate(token=token)
+        except ValidationError:
+            transaction.set_rollback(True)
+            raise
+
+    monkeypatch.setattr(services, "refresh_token_rotate", rotate_rolled_back_when_refused)
+    stolen = log_in(gql)["refreshToken"]
+    owners = gql.data(REFRESH, {"token": stolen})["refreshToken"]
+    assert error_code(gql.execute(REFRESH, {"token": stolen})) == "INVALID_TOKEN"
+    assert RefreshTokenFamily.objects.get(members__token__token=stolen).revoked is not None
+    assert error_code(gql.execute(REFRESH, {"token": owners["refreshToken"]})) == "INVALID_TOKEN"
+
+
+@pytest.mark.parametrize("text", ["\x00", "abc\x00def", "\x1b[2J"])
+def test_refresh_tokens_with_control_characters_are_bad_input_not_a_500(gql, ada, text):
+    for mutation in (REFRESH, REVOKE):
+        body = gql.execute(mutation, {"token": text})
+        assert error_code(body) == "BAD_USER_INPUT", body
+        assert "refreshToken" in body["errors"][0]["message"]
+
+
+# --- Access tokens must carry exp, iat and sub (issue 12, finding 9) ------------------------------------------------
+
+
+def forged_token(user, *, without: str | None = None) -> str:
+    """An access token signed with the real key, with every claim Nexus issues except ``without``."""
+    now = int(time.time())
+    claims = {"sub": str(user.pk), "username": user.username, "iat": now, "exp": now + 600}
+    claims.pop(without, None)
+    return jwt.encode(claims, settings.GRAPHQL_JWT["JWT_SECRET_KEY"], algorithm="HS256")
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "sub"])
+def test_an_access_token_without_exp_iat_or_sub_is_refused(gql, ada, claim):
+    assert gql.data(ME, token=forged_token(ada))["me"] == {"username": "ada"}  # the forgery is otherwise perfect
+    token = forged_token(ada, without=claim)
+    body = gql.execute(ME, token=token)
+    assert body["data"] == {"me": None}
+    assert error_code(body) == "INVALID_TOKEN"
+    assert error_code(gql.execute(VERIFY, {"token": token})) == "INVALID_TOKEN"
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat"])
+def test_the_rate_limit_identity_refuses_the_same_tokens(client, ada, settings, claim):
+    """The request's identity for rate limits and the response cache (schema/core/auth.py) decodes with the same
+    handler: a token without exp or iat spends the address's budget, not the account's."""
+    settings.NEXUS_RATE_LIMIT_USER, settings.NEXUS_RATE_LIMIT_ANON = 1000, 500
+
+    def budget(token: str) -> str:
+        response = client.post(
+            "/graphql", {"query": ME}, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+        )
+        return response["RateLimit-Limit"]
+
+    assert budget(forged_token(ada)) == "1000"
+    assert budget(forged_token(ada, without=claim)) == "500"
 
 
 # --- Cookie mode --------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Many people rating one movie at the same moment, each in their own transaction, on PostgreSQL.
+"""Many people rating one movie at the same moment, and one session's refresh token used at once from several
+places, each in their own transaction, on PostgreSQL.
 
 Threads need committed data and their own connections, so this test runs outside pytest-django's per-test
 transaction. It must not use ``transactional_db``: that truncates every table afterwards, dataset included. It
@@ -8,16 +9,18 @@ commits only rows of its own (a new movie and new people) and deletes them again
 import threading
 import uuid
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from graphql_jwt.refresh_token.models import RefreshToken
 
 from catalog.models import Movie
 from tests.conftest import need
 from tests.users.factories import assert_statistics_exact, movie_create
 from users import services
-from users.models import Rating, User
+from users.models import Rating, RefreshTokenFamily, User
 
 
 @pytest.fixture
@@ -81,3 +84,23 @@ def test_concurrent_ratings_changes_and_deletions_keep_statistics_exact(committi
         movie.delete()
     assert not Rating.objects.filter(movie_id=movie_pk).exists()
     assert [model.objects.count() for model in (Movie, User, Rating)] == counts_before  # the dataset is intact
+
+
+def test_a_refresh_token_used_twice_at_once_revokes_its_family_whichever_use_wins(committing_database):
+    """Issue 12, finding 8, under concurrency: uses of one session wait for each other on the family's row lock,
+    so a replay racing the owner's refresh still finds the token already used, and no token of the family
+    survives, whatever order the database picks."""
+    user = User.objects.create(username=f"concurrency-{uuid.uuid4().hex[:8]}")
+    try:
+        for _ in range(3):
+            stolen = services.refresh_token_create(user=user)
+            newest = services.refresh_token_rotate(token=stolen.token)
+            tokens = [newest.token, newest.token, stolen.token, newest.token]
+            failures = run_at_once([partial(services.refresh_token_rotate, token=token) for token in tokens])
+            assert {failure.code for failure in failures} == {"invalid_token"}
+            assert len(failures) >= len(tokens) - 1  # one use at most may have won
+            family = RefreshTokenFamily.objects.get(members__token=stolen)
+            assert family.revoked is not None
+            assert not RefreshToken.objects.filter(family_membership__family=family, revoked__isnull=True).exists()
+    finally:
+        user.delete()

@@ -12,7 +12,7 @@ from graphql_jwt.refresh_token.models import RefreshToken
 from catalog.models import Genre
 from tests.users.factories import PASSWORD, assert_statistics_exact, movie_create, people, person_create
 from users import services
-from users.models import Favorite, HiddenMovie, Rating, User, WatchEvent, WatchlistItem
+from users.models import Favorite, HiddenMovie, Rating, RefreshTokenFamily, User, WatchEvent, WatchlistItem
 
 pytestmark = pytest.mark.django_db
 
@@ -192,13 +192,49 @@ def test_refresh_token_rotation_makes_each_token_single_use():
     assert second.user == user and second.token != first.token
     first.refresh_from_db()
     assert first.revoked is not None
+    third = services.refresh_token_rotate(token=second.token)
+    services.refresh_token_revoke(token=third.token)
     with pytest.raises(ValidationError) as exc:
-        services.refresh_token_rotate(token=first.token)
+        services.refresh_token_rotate(token=third.token)
     assert exc.value.code == "invalid_token"
-    services.refresh_token_revoke(token=second.token)
+
+
+def test_reusing_a_rotated_refresh_token_revokes_its_whole_family_and_only_it():
+    """RFC 9700, section 4.14.2: the thief's replay and the owner's newer token both stop working."""
+    user = person_create("ada")
+    stolen = services.refresh_token_create(user=user)
+    newest = services.refresh_token_rotate(token=services.refresh_token_rotate(token=stolen.token).token)
+    other_session = services.refresh_token_create(user=user)
+
     with pytest.raises(ValidationError) as exc:
-        services.refresh_token_rotate(token=second.token)
+        services.refresh_token_rotate(token=stolen.token)
     assert exc.value.code == "invalid_token"
+    for use in (services.refresh_token_rotate, services.refresh_token_revoke):
+        with pytest.raises(ValidationError) as exc:
+            use(token=newest.token)
+        assert exc.value.code == "invalid_token"
+    family = RefreshTokenFamily.objects.get(members__token=stolen)
+    assert family.revoked is not None
+    assert not RefreshToken.objects.filter(family_membership__family=family, revoked__isnull=True).exists()
+    assert services.refresh_token_rotate(token=other_session.token).user == user  # another login is not touched
+
+
+def test_revoking_a_rotated_refresh_token_also_revokes_its_family():
+    user = person_create("ada")
+    old = services.refresh_token_create(user=user)
+    new = services.refresh_token_rotate(token=old.token)
+    with pytest.raises(ValidationError) as exc:
+        services.refresh_token_revoke(token=old.token)
+    assert exc.value.code == "invalid_token"
+    new.refresh_from_db()
+    assert new.revoked is not None
+
+
+def test_password_change_revokes_the_families_too():
+    user = person_create("ada")
+    session = services.refresh_token_create(user=user)
+    services.user_password_change(user=user, old_password=PASSWORD, new_password="a new long passphrase")
+    assert RefreshTokenFamily.objects.get(members__token=session).revoked is not None
 
 
 def test_refresh_tokens_expire_and_die_with_their_account():
@@ -305,3 +341,53 @@ def test_watch_events_add_up_and_cannot_be_in_the_future():
     with pytest.raises(ValidationError) as exc:
         services.watch_event_create(user=user, movie=movie, watched_at=now + timedelta(hours=1))
     assert error_codes(exc) == {"watched_at": ["out_of_range"]}
+
+
+PLUS_14 = timezone.get_fixed_timezone(timedelta(hours=14))  # the earliest offset there is (Line Islands)
+
+
+@pytest.mark.parametrize(
+    "watched_at",
+    [
+        datetime(1, 1, 1, tzinfo=PLUS_14),  # stored as 1 BC once, and unreadable from then on
+        datetime(1869, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(1870, 1, 1, 13, 59, tzinfo=PLUS_14),
+        datetime(1, 1, 1),
+    ],
+)
+def test_watch_events_before_1870_are_out_of_range_and_not_written(watched_at):
+    user, movie = person_create("ada"), movie_create()
+    with pytest.raises(ValidationError) as exc:
+        services.watch_event_create(user=user, movie=movie, watched_at=watched_at)
+    assert error_codes(exc) == {"watched_at": ["out_of_range"]}
+    assert not WatchEvent.objects.filter(user=user).exists()
+    earliest = services.watch_event_create(user=user, movie=movie, watched_at=datetime(1870, 1, 1, tzinfo=UTC))
+    earliest.refresh_from_db()
+    assert earliest.watched_at == datetime(1870, 1, 1, tzinfo=UTC)
+
+
+# --- Control characters (issue 12, finding 7) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x07", "\x1b", "\x7f", "\x9b"])
+def test_account_text_refuses_control_characters(control):
+    user = person_create("ada")
+    with pytest.raises(ValidationError) as exc:
+        services.user_profile_update(
+            user=user, display_name=f"A{control}", bio=f"B{control}", email=f"a{control}@x.org"
+        )
+    assert error_codes(exc) == {"display_name": ["invalid"], "bio": ["invalid"], "email": ["invalid"]}
+    with pytest.raises(ValidationError) as exc:
+        services.user_register(username=f"grace{control}", email="grace@example.com", password=f"long pass{control}")
+    assert error_codes(exc) == {"username": ["invalid"], "password": ["invalid"]}
+    with pytest.raises(ValidationError) as exc:
+        services.user_login(username=f"ada{control}", password=PASSWORD, client_address="10.0.0.1")
+    assert error_codes(exc) == {"username": ["invalid"]}
+
+
+def test_only_a_bio_may_hold_tabs_and_line_breaks():
+    user = person_create("ada")
+    services.user_profile_update(user=user, bio="One\r\n\ttwo")
+    with pytest.raises(ValidationError) as exc:
+        services.user_profile_update(user=user, display_name="One\ntwo", bio="NUL\x00never")
+    assert error_codes(exc) == {"display_name": ["invalid"], "bio": ["invalid"]}
