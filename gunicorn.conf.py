@@ -35,6 +35,10 @@ max_requests_jitter = max_requests // 10
 # Worker heartbeats go to memory: a container's /tmp may sit on a slow overlay filesystem.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - gunicorn's own files
 
+# Whether a request came over HTTPS is Django's to say (X-Forwarded-Proto, believed only behind
+# NEXUS_TRUSTED_PROXIES): gunicorn would otherwise believe the header from any client connecting from 127.0.0.1.
+secure_scheme_headers: dict[str, str] = {}
+
 # Containers are steered with signals; gunicorn's control socket would also make two servers on one machine
 # (as in the tests) fight over its default path.
 control_socket_disable = True

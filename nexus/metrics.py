@@ -16,7 +16,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from graphql import GraphQLError, get_operation_ast, parse
+from graphql import OperationDefinitionNode
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -76,24 +76,16 @@ class RequestLatencyMiddleware:
         return response
 
 
-def graphql_operation_record(*, query: str, operation_name: str | None, errors: list | None) -> None:
-    GRAPHQL_OPERATIONS.labels(
-        operation=graphql_operation_label(query=query, operation_name=operation_name),
-        outcome="error" if errors else "success",
-    ).inc()
-
-
-def graphql_operation_label(*, query: str, operation_name: str | None) -> str:
-    """The operation's name in the document; "anonymous" for an unnamed one; "invalid" when there is no such
-    operation (a syntax error, an unknown operationName): a label is always a name some document declares."""
-    try:
-        document = parse(query, no_location=True)
-    except GraphQLError:
-        return "invalid"
-    operation = get_operation_ast(document, operation_name)
+def graphql_operation_label(operation: OperationDefinitionNode | None) -> str:
+    """The operation's name when it is one of ``NEXUS_METRICS_OPERATIONS``, "other" for any other name,
+    "anonymous" for an unnamed operation, "invalid" when there is none (a syntax error, an unknown operationName).
+    Clients choose names freely: counted each under its own, they would add series without end."""
     if operation is None:
         return "invalid"
-    return operation.name.value if operation.name else "anonymous"
+    if operation.name is None:
+        return "anonymous"
+    name = operation.name.value
+    return name if name in settings.NEXUS_METRICS_OPERATIONS else "other"
 
 
 def connect_celery_signals() -> None:

@@ -1,5 +1,5 @@
-"""Data versions: counters in the shared cache that cached data is keyed by, so that bumping one makes everything
-cached under the old value unreachable at once (it then simply expires).
+"""Data versions: counters in the shared ``limits`` cache (never evicted: nexus/caches.py) that cached data is keyed
+by, so that bumping one makes everything cached under the old value unreachable at once (it then simply expires).
 
 A bump runs once the current transaction commits: bumped earlier, a reader could still read the old data and
 cache it under the new version. A counter that was lost (Redis flushed or restarted) restarts from the clock,
@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
+
+from nexus.caches import limits_cache
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +34,11 @@ def versions_get(keys: Sequence[str]) -> list[int] | None:
     """The current value of each counter (one round trip when all exist), or None when the cache is unreachable."""
     try:
         # A copy: with Redis down, django-redis answers every get_many with one shared {} that must stay empty.
-        found = dict(cache.get_many(keys))
+        found = dict(limits_cache.get_many(keys))
         for key in keys:
             if key not in found:
-                cache.add(key, _fresh_version(), timeout=None)
-                found[key] = cache.get(key)
+                limits_cache.add(key, _fresh_version(), timeout=None)
+                found[key] = limits_cache.get(key)
         if any(found[key] is None for key in keys):  # the cache ignored the write: nothing can be keyed safely
             return None
         return [int(found[key]) for key in keys]
@@ -54,9 +55,9 @@ def version_bump(key: str) -> None:
 def version_bump_now(key: str) -> None:
     forget_recent(key)
     try:
-        cache.incr(key)
-    except ValueError:  # not set yet, or evicted
-        cache.add(key, _fresh_version(), timeout=None)
+        limits_cache.incr(key)
+    except ValueError:  # not set yet, or lost
+        limits_cache.add(key, _fresh_version(), timeout=None)
     except Exception:  # noqa: BLE001 - an unreachable cache holds no stale entries to invalidate
         logger.warning("Data version %s not bumped: the cache is unreachable", key, exc_info=True)
 

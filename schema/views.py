@@ -101,6 +101,7 @@ class Operation:
     prepared: documents.PreparedDocument | None = None
     cost: int = 0
     errors: list = field(default_factory=list)  # refusals before execution
+    notices: list = field(default_factory=list)  # errors reported beside a result that still runs
     status: int = 200
     data_json: bytes | None = None  # encoded ``data`` of a successful result
     from_cache: bool = False
@@ -189,7 +190,7 @@ class NexusGraphQLView(GraphQLView):
         params = request.GET if not in_batch else {}
         try:
             query, variables, operation_name, _ = self.get_graphql_params(request, data)
-            query = persisted.persisted_query_resolve(query=query, extensions=_extensions(params, data))
+            query, digest = persisted.persisted_query_resolve(query=query, extensions=_extensions(params, data))
         except HttpError as error:
             raise RequestRefused(error.response.status_code, error.message, "BAD_REQUEST") from None
         except persisted.PersistedQueryError as error:
@@ -204,10 +205,16 @@ class NexusGraphQLView(GraphQLView):
             query=query,
             rules=self.validation_rules,
             rules_key=(current_limits, settings.NEXUS_GRAPHQL_INTROSPECTION),
+            hide_schema=not settings.NEXUS_GRAPHQL_INTROSPECTION,
         )
         if operation.prepared.errors:
             operation.errors, operation.status = list(operation.prepared.errors), 400
             return operation
+        if digest is not None:  # only a document that parsed and validated is kept for its hash
+            notice = persisted.persisted_query_register(
+                digest=digest, query=query, subject=ratelimit.request_subject(request)
+            )
+            operation.notices += [notice] if notice is not None else []
         node = operation.prepared.operation(operation_name)
         if node is None:
             message = (
@@ -219,6 +226,15 @@ class NexusGraphQLView(GraphQLView):
             return operation
         if request.method == "GET" and node.operation != OperationType.QUERY:
             raise RequestRefused(405, f"A {node.operation.value} must be sent with POST, not GET.", "BAD_REQUEST")
+        operation.errors = documents.variables_errors(
+            schema=self.schema.graphql_schema,
+            operation=node,
+            variables=variables,
+            hide_schema=not settings.NEXUS_GRAPHQL_INTROSPECTION,
+        )
+        if operation.errors:  # refused here as execution would, with what the messages may name checked
+            operation.status = 400
+            return operation
 
         # --- Step 4: cost (the rate limit is spent for the whole request in ``serve``) ---
         operation.cost = limits.operation_cost(
@@ -337,7 +353,7 @@ class NexusGraphQLView(GraphQLView):
 
     @staticmethod
     def record(operation: Operation, *, errors) -> None:
-        label = operation.prepared.metrics_label(operation.query, operation.operation_name)
+        label = operation.prepared.metrics_label(operation.operation_name)
         metrics.GRAPHQL_OPERATIONS.labels(operation=label, outcome="error" if errors else "success").inc()
 
     # --- Step 7: encoding -----------------------------------------------------------------------------------
@@ -357,8 +373,8 @@ class NexusGraphQLView(GraphQLView):
 
     def operation_body(self, operation: Operation, *, current_limits: limits.Limits, rate) -> bytes:
         extensions = _encode({"cost": _cost_extension(operation.cost, current_limits=current_limits, rate=rate)})
-        if operation.errors:
-            errors = _encode([self.format_error(error) for error in operation.errors])
+        if operation.errors or operation.notices:
+            errors = _encode([self.format_error(error) for error in [*operation.errors, *operation.notices]])
             if operation.data_json is None:
                 return b'{"errors":' + errors + b',"extensions":' + extensions + b"}"
             return b'{"errors":' + errors + b',"data":' + operation.data_json + b',"extensions":' + extensions + b"}"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.management import call_command
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -98,10 +98,20 @@ def _shared_versions_read_every_time(settings):
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Every test starts with an empty cache (throttles, cached responses, recommendation lists)."""
-    cache.clear()
+    """Every test starts with empty caches, every role of them (nexus/caches.py): cached responses and documents,
+    rate limits, throttles and data versions. Recommendation stores are the tests' own (tests/recommender/support.py;
+    on Redis, clearing a role that shares the store's database empties it too)."""
+    _caches_clear()
     yield
-    cache.clear()
+    _caches_clear()
+
+
+def _caches_clear() -> None:
+    from recommender.store import ALIAS as STORE_ALIAS  # imported once Django is set up
+
+    for alias in settings.CACHES:
+        if alias != STORE_ALIAS:  # on the embedded default: var/, which tests leave alone
+            caches[alias].clear()
 
 
 class GraphQLClient:

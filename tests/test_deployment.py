@@ -7,8 +7,10 @@ tests/e2e/test_init_role.py."""
 
 import ast
 import importlib.metadata
+import json
 import os
 import re
+import runpy
 import secrets
 import subprocess
 import sys
@@ -21,7 +23,7 @@ from tests.servers import PROJECT_DIR, PYTHON
 
 NEXUS_ROLES = ("init", "web", "worker", "beat")
 PROJECT_PACKAGES = ("nexus", "catalog", "users", "recommender", "schema")
-SERVICES = ("postgres", "redis", "rabbitmq")
+SERVICES = ("postgres", "redis", "redis-cache", "rabbitmq")
 # Read by the settings, set by the test suite only.
 TEST_ONLY_SETTINGS = {"NEXUS_TEST_DATABASE_NAME"}
 ENV_READERS = {"os.environ.get", "os.getenv", "env_bool", "env_int", "env_list"}
@@ -123,6 +125,18 @@ def test_web_is_reached_only_through_the_buffering_proxy(compose):
     # One proxy: web takes the client address from the last X-Forwarded-For entry, which nginx appends.
     assert web["environment"]["NEXUS_TRUSTED_PROXIES"] == "${NEXUS_TRUSTED_PROXIES:-1}"
     assert "$proxy_add_x_forwarded_for" in config
+    # Metrics are scraped from web inside the network, never through the published port.
+    assert re.search(r"location = /metrics \{\s*return 404;\s*\}", config)
+
+
+def test_what_clients_can_fill_is_on_a_redis_that_evicts_and_state_on_one_that_never_does(compose):
+    """maxmemory-policy is per Redis instance: the volatile role needs one of its own (docs/security.md)."""
+    services, environment = compose["services"], compose["services"]["web"]["environment"]
+    assert "redis-cache:6379" in environment["REDIS_CACHE_URL"]
+    assert "redis:6379" in environment["REDIS_LIMITS_URL"] and "redis:6379" in environment["REDIS_STORE_URL"]
+    volatile, state = services["redis-cache"]["command"], services["redis"]["command"]
+    assert volatile[volatile.index("--maxmemory-policy") + 1] == "allkeys-lru" and "--maxmemory" in volatile
+    assert state[state.index("--maxmemory-policy") + 1] == "noeviction"
 
 
 def test_nexus_containers_run_the_one_image_in_a_role_the_entrypoint_knows(compose):
@@ -213,6 +227,85 @@ def test_github_workflow_mirrors_ci_run():
     commands = "\n".join(step.get("run", "") for step in job["steps"])
     for command in ("scripts/test", "ruff check .", "chromium chromium-driver", "datasets.sha256"):
         assert command in commands
+
+
+def production_settings_run(tmp_path, code: str, **environment: str) -> str:
+    """What ``code`` prints with Django set up on production settings (DEBUG off, a real secret key) and
+    ``environment``: settings are read once per process."""
+    result = subprocess.run(
+        [PYTHON, "-c", f"import django\ndjango.setup()\n{code}"],
+        cwd=PROJECT_DIR,
+        env={
+            "PATH": os.environ["PATH"],
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "NEXUS_VAR_DIR": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "nexus.settings",
+            **environment,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize(("proxies", "believed"), [("0", False), ("1", True)])
+def test_x_forwarded_proto_is_believed_only_behind_a_trusted_proxy(tmp_path, proxies, believed):
+    """Without a proxy a client could claim HTTPS over plain HTTP and be sent HSTS (and secure-only cookies)."""
+    code = (
+        "from django.test import Client\n"
+        "response = Client().get('/health/live', HTTP_HOST='localhost', HTTP_X_FORWARDED_PROTO='https')\n"
+        "print(response.status_code, 'Strict-Transport-Security' in response)"
+    )
+    assert production_settings_run(tmp_path, code, NEXUS_TRUSTED_PROXIES=proxies).split() == ["200", str(believed)]
+
+
+def test_gunicorn_leaves_it_to_django_whether_a_request_came_over_https():
+    """gunicorn believes X-Forwarded-Proto from 127.0.0.1 by default: only NEXUS_TRUSTED_PROXIES may decide."""
+    assert runpy.run_path(str(PROJECT_DIR / "gunicorn.conf.py"))["secure_scheme_headers"] == {}
+
+
+CACHE_LOCATIONS = (
+    "import json\nfrom django.conf import settings\n"
+    "print(json.dumps({alias: [cache['BACKEND'].rsplit('.', 1)[1], str(cache['LOCATION'])]"
+    " for alias, cache in settings.CACHES.items()}))"
+)
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        (  # one Redis for everything
+            {"REDIS_URL": "redis://one:6379/0"},
+            {"default": "redis://one:6379/0", "limits": "redis://one:6379/0", "recommendations": "redis://one:6379/0"},
+        ),
+        (  # each role its own
+            {
+                "REDIS_URL": "redis://one:6379/0",
+                "REDIS_CACHE_URL": "redis://volatile:6379/0",
+                "REDIS_LIMITS_URL": "redis://state:6379/1",
+                "REDIS_STORE_URL": "redis://state:6379/0",
+            },
+            {
+                "default": "redis://volatile:6379/0",
+                "limits": "redis://state:6379/1",
+                "recommendations": "redis://state:6379/0",
+            },
+        ),
+    ],
+)
+def test_each_cache_role_reads_its_own_url_and_defaults_to_redis_url(tmp_path, environment, expected):
+    caches = json.loads(production_settings_run(tmp_path, CACHE_LOCATIONS, **environment))
+    assert {alias: location for alias, (backend, location) in caches.items()} == expected
+    assert {backend for backend, _ in caches.values()} == {"RedisCache"}
+
+
+def test_the_embedded_default_keeps_every_cache_role_in_process(tmp_path):
+    caches = json.loads(production_settings_run(tmp_path, CACHE_LOCATIONS))
+    assert caches["default"][0] == caches["limits"][0] == "LocMemCache"
+    assert caches["default"][1] != caches["limits"][1]  # two stores: the volatile one is culled, limits hardly
+    assert caches["recommendations"] == ["FileBasedCache", str(tmp_path / "recommendations")]
 
 
 def test_check_deploy_passes_with_production_settings(tmp_path):

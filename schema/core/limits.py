@@ -8,10 +8,25 @@ Cost model: every field costs 1; a field that takes ``first``/``last`` (connecti
 the cost of its selection by the page size it asks for, or by the argument's default (the default page size
 when there is none). Lists without those arguments (a movie's genres, the genre list) are small and counted
 once. So ``movies(first: 100) { edges { node { title } } }`` costs 1 + 100 × 3 = 301.
+
+Two kinds of field cost more than that count says, and are priced by what they really cost:
+
+- a root mutation field adds ``NEXUS_GRAPHQL_PASSWORD_COST`` for each password it hashes or checks (each of its
+  arguments named ``…password``: one for register, tokenAuth and deleteAccount, two for changePassword) — Argon2
+  spends far more CPU than any other field;
+- introspection (``__schema``, ``__type``) multiplies its lists by the schema's real sizes (``_IntrospectionSizes``):
+  ``__schema { types }`` by the number of types; a list under all the types (their fields, input fields, enum
+  values, interfaces, possible types), and the arguments under all the fields, by its real total over them; a list
+  of one particular type (``__type(name:)``, a field's ``type``) by the largest such list in the schema. ``ofType``
+  counts only as deep as the schema wraps types. GraphiQL's full introspection query then costs about 1.5 times
+  the fields it returns, about as much as a catalog query of the same run time.
 """
 
+import functools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from django.conf import settings
@@ -19,7 +34,9 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLEnumType,
     GraphQLError,
+    GraphQLInputObjectType,
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
@@ -28,6 +45,8 @@ from graphql import (
     ValidationRule,
     VariableNode,
     get_named_type,
+    is_abstract_type,
+    is_wrapping_type,
     value_from_ast,
 )
 from graphql.execution.values import get_variable_values
@@ -250,18 +269,27 @@ def operation_cost(
             return DEFAULT_PAGE_SIZE if has_page_arguments else 1
         return min(sizes)  # first and last together return at most the smaller page
 
+    query_type, mutation_type = schema.query_type, schema.mutation_type
+    password_cost = settings.NEXUS_GRAPHQL_PASSWORD_COST
+    introspection = _IntrospectionCost(schema, fragments)
+
     def selection_cost(selection_set: SelectionSetNode | None, parent_type) -> int:
         if selection_set is None:
             return 0
         total = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
+                if parent_type is query_type and selection.name.value in INTROSPECTION_ROOT_FIELDS:
+                    total += introspection.root_field_cost(selection)
+                    continue
                 field_def = _field_definition(parent_type, selection.name.value)
-                if field_def is None:  # __typename, introspection, or a field of a union member
+                if field_def is None:  # __typename, or a field of a union member
                     total += 1 + selection_cost(selection.selection_set, None)
                     continue
                 child_type = get_named_type(field_def.type)
                 total += 1 + page_size(selection, field_def) * selection_cost(selection.selection_set, child_type)
+                if parent_type is mutation_type:
+                    total += password_cost * _password_count(field_def)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 fragment_type = schema.get_type(condition.name.value) if condition else parent_type
@@ -289,6 +317,127 @@ def _field_definition(parent_type, name: str):
     if isinstance(parent_type, GraphQLObjectType | GraphQLInterfaceType):
         return parent_type.fields.get(name)
     return None
+
+
+def _password_count(field_def) -> int:
+    """The passwords a root mutation field hashes or checks: one per argument named ``password``/``…Password``."""
+    return sum(name.lower().endswith("password") for name in field_def.args)
+
+
+@dataclass(frozen=True)
+class _IntrospectionSizes:
+    """How many objects each introspection list holds in one schema: ``totals`` over everything of the parent's
+    kind (all types, all fields, all directives) with ``populations`` (how many of that kind there are), and the
+    ``largest`` list of one object; ``wrapping``: the most wrappers (non-null, list) around any type in use."""
+
+    totals: Mapping[tuple[str, str], int]
+    largest: Mapping[tuple[str, str], int]
+    populations: Mapping[str, int]
+    wrapping: int
+
+    @classmethod
+    @functools.cache
+    def of(cls, schema: GraphQLSchema) -> "_IntrospectionSizes":
+        types = list(schema.type_map.values())
+        composites = [t for t in types if isinstance(t, GraphQLObjectType | GraphQLInterfaceType)]
+        fields = [f for t in composites for f in t.fields.values()]
+        inputs = [t for t in types if isinstance(t, GraphQLInputObjectType)]
+        lists = {
+            ("__Type", "fields"): [len(t.fields) for t in composites],
+            ("__Type", "inputFields"): [len(t.fields) for t in inputs],
+            ("__Type", "enumValues"): [len(t.values) for t in types if isinstance(t, GraphQLEnumType)],
+            ("__Type", "interfaces"): [len(t.interfaces) for t in composites],
+            ("__Type", "possibleTypes"): [len(schema.get_possible_types(t)) for t in types if is_abstract_type(t)],
+            ("__Field", "args"): [len(f.args) for f in fields],
+            ("__Directive", "args"): [len(d.args) for d in schema.directives],
+            ("__Schema", "types"): [len(types)],
+            ("__Schema", "directives"): [len(schema.directives)],
+        }
+        typed = fields + [a for f in fields for a in f.args.values()] + [f for t in inputs for f in t.fields.values()]
+        typed += [a for d in schema.directives for a in d.args.values()]
+        return cls(
+            totals={key: sum(sizes) for key, sizes in lists.items()},
+            largest={key: max(sizes, default=0) for key, sizes in lists.items()},
+            populations={
+                "__Schema": 1,
+                "__Type": len(types),
+                "__Field": len(fields),
+                "__Directive": len(schema.directives),
+            },
+            wrapping=max((_wrappers(item.type) for item in typed), default=0),
+        )
+
+
+def _wrappers(type_) -> int:
+    count = 0
+    while is_wrapping_type(type_):
+        type_, count = type_.of_type, count + 1
+    return count
+
+
+class _IntrospectionCost:
+    """Introspection priced by what it returns (see the module doc): the cost per object of a selection, where
+    the object is one of all objects of its kind (``everything``: averages over them are exact totals) or a
+    particular one (the largest lists are assumed), and ``wrapping`` ``ofType`` levels may still follow."""
+
+    _STARTS = {"__schema": ("__Schema", True, 0), "__type": ("__Type", False, 0)}
+    # Lists whose items are all the objects of their kind when the parent is, so that totals stay exact below.
+    _EVERYTHING_BELOW = {"types", "directives", "fields", "inputFields", "enumValues", "args"}
+
+    def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, FragmentDefinitionNode]):
+        self._schema = schema
+        self._fragments = fragments
+        self._fragment_costs: dict[tuple, Fraction] = {}
+
+    def root_field_cost(self, field_node: FieldNode) -> int:
+        state = self._STARTS[field_node.name.value]
+        return 1 + math.ceil(self._cost(field_node.selection_set, state))
+
+    def _cost(self, selection_set: SelectionSetNode | None, state: tuple[str, bool, int]) -> Fraction:
+        if selection_set is None:
+            return Fraction(0)
+        type_name, everything, wrapping = state
+        parent = self._schema.get_type(type_name)
+        total = Fraction(0)
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += 1
+                field_def = _field_definition(parent, selection.name.value)
+                if selection.selection_set is None or field_def is None:
+                    continue
+                multiplier, child = self._step(type_name, selection.name.value, everything, wrapping, field_def)
+                if multiplier:
+                    total += multiplier * self._cost(selection.selection_set, child)
+            elif isinstance(selection, InlineFragmentNode):
+                total += self._cost(selection.selection_set, state)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self._fragment_cost(selection.name.value, state)
+        return total
+
+    def _step(self, type_name: str, name: str, everything: bool, wrapping: int, field_def):
+        """How many objects a field gives per parent object, and the state of each."""
+        sizes = _IntrospectionSizes.of(self._schema)
+        child_type = get_named_type(field_def.type).name
+        key = (type_name, name)
+        if name == "ofType":
+            return (1 if wrapping > 0 else 0), (child_type, False, wrapping - 1)
+        if name == "type":  # a field's or argument's type: wrapped at most as deep as any in the schema
+            return 1, (child_type, False, sizes.wrapping)
+        if key not in sizes.totals:
+            return 1, (child_type, False, 0)  # one object: queryType, mutationType, ...
+        if everything:
+            multiplier = Fraction(sizes.totals[key], max(sizes.populations[type_name], 1))
+            return multiplier, (child_type, name in self._EVERYTHING_BELOW, 0)
+        return sizes.largest[key], (child_type, False, 0)
+
+    def _fragment_cost(self, name: str, state: tuple[str, bool, int]) -> Fraction:
+        key = (name, state)
+        if key not in self._fragment_costs:
+            self._fragment_costs[key] = Fraction(0)  # a cycle (refused by validation anyway) adds nothing
+            fragment = self._fragments.get(name)
+            if fragment is not None:
+                self._fragment_costs[key] = self._cost(fragment.selection_set, state)
+        return self._fragment_costs[key]
 
 
 def cost_refusal(*, cost: int, limits: Limits) -> GraphQLError | None:

@@ -1,24 +1,35 @@
 """Apollo automatic persisted queries: clients send a document's sha256 instead of the document.
 
 A request carries ``extensions: {"persistedQuery": {"version": 1, "sha256Hash": "…"}}``. With the document too,
-the hash is checked and the document stored in the default cache; without it, the stored document is used, or
-the client is told ``PersistedQueryNotFound`` (code ``PERSISTED_QUERY_NOT_FOUND``), on which Apollo clients
-resend the request with the document.
+the hash is checked, and the document is stored in the volatile default cache once it has parsed and validated
+(``persisted_query_register``, called by schema/views.py after schema/core/documents.py accepted it); without it,
+the stored document is used, or the client is told ``PersistedQueryNotFound`` (code ``PERSISTED_QUERY_NOT_FOUND``),
+on which Apollo clients resend the request with the document.
+
+Each rate-limit subject (a user, or an anonymous client address) may store
+``NEXUS_PERSISTED_QUERY_MAX_REGISTRATIONS`` new documents per rate-limit window, counted in the ``limits`` cache;
+beyond that a document still runs, with a ``PERSISTED_QUERY_REGISTRATION_LIMITED`` error beside its data, but is
+not stored. Re-sending a stored document is not a new registration.
 """
 
 import hashlib
 import logging
 from collections.abc import Mapping
 
+from django.conf import settings
 from django.core.cache import cache
 from graphql import GraphQLError
+
+from schema.core.ratelimit import rate_limit_spend
 
 logger = logging.getLogger(__name__)
 
 SUPPORTED_VERSION = 1
-# Clients re-register a document whenever it has expired, so this only bounds what the cache holds.
-STORE_SECONDS = 7 * 24 * 3600
+# Clients re-register a document whenever it has expired (one extra round trip), so this only bounds how long an
+# unused document occupies the cache.
+STORE_SECONDS = 24 * 3600
 _KEY_PREFIX = "apq"
+_REGISTRATIONS_PREFIX = "apq-registrations"
 
 
 class PersistedQueryError(Exception):
@@ -30,15 +41,16 @@ class PersistedQueryError(Exception):
         self.status = status
 
 
-def persisted_query_resolve(*, query: str | None, extensions: Mapping | None) -> str | None:
-    """The document text a request runs: ``query`` as sent, or the stored one its persisted-query hash names.
+def persisted_query_resolve(*, query: str | None, extensions: Mapping | None) -> tuple[str | None, str | None]:
+    """The document text a request runs (``query`` as sent, or the stored one its persisted-query hash names), and
+    the hash to register it under once it has validated (None: nothing to register).
 
     Raises ``PersistedQueryError`` for an unknown hash without a document, a hash that does not match the
     document, or an unsupported protocol version.
     """
     persisted = (extensions or {}).get("persistedQuery") if isinstance(extensions, Mapping) else None
     if persisted is None:
-        return query
+        return query, None
     if not isinstance(persisted, Mapping) or persisted.get("version") != SUPPORTED_VERSION:
         raise PersistedQueryError(
             f"Unsupported persisted query: send extensions.persistedQuery with version {SUPPORTED_VERSION}.",
@@ -58,15 +70,35 @@ def persisted_query_resolve(*, query: str | None, extensions: Mapping | None) ->
         if stored is None:
             # Apollo clients recognise this exact message (and code) and retry with the document.
             raise PersistedQueryError("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND", 200)
-        return stored
+        return stored, None
     if hashlib.sha256(query.encode()).hexdigest() != digest:
         raise PersistedQueryError(
             "extensions.persistedQuery.sha256Hash does not match the sha256 of the query sent with it.",
             "PERSISTED_QUERY_HASH_MISMATCH",
             400,
         )
+    return query, digest
+
+
+def persisted_query_register(*, digest: str, query: str, subject: str) -> GraphQLError | None:
+    """Store ``query``, a document that parsed and validated, under its hash, unless ``subject`` (a rate-limit
+    subject, see schema/core/ratelimit.py) has stored its share of new documents in this window: then the error
+    to report beside the result, which runs anyway."""
+    if _stored(digest) is not None:
+        return None  # already known: nothing new is kept
+    maximum = settings.NEXUS_PERSISTED_QUERY_MAX_REGISTRATIONS
+    registrations = (
+        rate_limit_spend(subject=f"{_REGISTRATIONS_PREFIX}:{subject}", limit=maximum, cost=1) if maximum > 0 else None
+    )
+    if registrations is not None and registrations.refused:
+        return GraphQLError(
+            f"The document was not stored as a persisted query (it runs all the same): at most {maximum} new "
+            f"documents may be stored per {settings.NEXUS_RATE_LIMIT_WINDOW}-second window, and this client's are "
+            f"used up; retry in {registrations.reset_seconds} seconds, or keep sending the document in full.",
+            extensions={"code": "PERSISTED_QUERY_REGISTRATION_LIMITED", "retryAfter": registrations.reset_seconds},
+        )
     _store(digest, query)
-    return query
+    return None
 
 
 def _key(digest: str) -> str:

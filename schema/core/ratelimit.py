@@ -2,9 +2,10 @@
 
 Each request spends its cost (at least 1 point) from its subject's budget: an authenticated user's
 (``NEXUS_RATE_LIMIT_USER``) or, for anonymous requests, the client address's (``NEXUS_RATE_LIMIT_ANON``), over
-windows of ``NEXUS_RATE_LIMIT_WINDOW`` seconds. Counters are atomic increments in the default cache (Redis in
-production), so every web process shares them. A request the budget cannot cover is refused and spends nothing.
-An unreachable cache lets requests through (logged): limiting must never take the API down.
+windows of ``NEXUS_RATE_LIMIT_WINDOW`` seconds. Counters are atomic increments in the ``limits`` cache (Redis in
+production, never evicted: nexus/caches.py), so every web process shares them. A request the budget cannot cover
+is refused and spends nothing. An unreachable cache lets requests through (logged): limiting must never take the
+API down.
 """
 
 import logging
@@ -12,9 +13,9 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from graphql import GraphQLError
 
+from nexus.caches import limits_cache
 from schema.core.auth import request_identity
 from users.throttling import client_address
 
@@ -58,12 +59,17 @@ def rate_limit_subject(request) -> tuple[str, int] | None:
     query), any other against its client address. A request with a bad token is refused later on, and is
     counted by address meanwhile, so that bad tokens cannot be used to dodge the limit.
     """
+    subject = request_subject(request)
+    limit = settings.NEXUS_RATE_LIMIT_USER if subject.startswith("user:") else settings.NEXUS_RATE_LIMIT_ANON
+    return (subject, limit) if limit > 0 else None
+
+
+def request_subject(request) -> str:
+    """Who a request counts against: ``user:<account>`` for a valid access token, else ``address:<client>``."""
     account = request_identity(request).subject
     if account is not None:
-        return (f"user:{account}", settings.NEXUS_RATE_LIMIT_USER) if settings.NEXUS_RATE_LIMIT_USER > 0 else None
-    if settings.NEXUS_RATE_LIMIT_ANON <= 0:
-        return None
-    return f"address:{client_address(request) or 'unknown'}", settings.NEXUS_RATE_LIMIT_ANON
+        return f"user:{account}"
+    return f"address:{client_address(request) or 'unknown'}"
 
 
 def rate_limit_spend(*, subject: str, limit: int, cost: int) -> RateLimitState | None:
@@ -80,9 +86,9 @@ def rate_limit_spend(*, subject: str, limit: int, cost: int) -> RateLimitState |
     points = max(cost, 1)
     try:
         try:
-            used = cache.incr(key, points)  # one round trip while the window's counter exists
+            used = limits_cache.incr(key, points)  # one round trip while the window's counter exists
         except ValueError:  # the first request of the window opens its counter (or a parallel one just did)
-            used = points if cache.add(key, points, timeout=window + 1) else cache.incr(key, points)
+            used = points if limits_cache.add(key, points, timeout=window + 1) else limits_cache.incr(key, points)
         if used > limit:
             used = _give_back(key, points)
             return RateLimitState(
@@ -97,6 +103,6 @@ def rate_limit_spend(*, subject: str, limit: int, cost: int) -> RateLimitState |
 def _give_back(key: str, points: int) -> int:
     """Returns a refused request's points (refused requests spend nothing); the points used after that."""
     try:
-        return cache.decr(key, points)
+        return limits_cache.decr(key, points)
     except ValueError:  # the window just ended: its counter is gone with it
         return 0

@@ -39,6 +39,9 @@ def web(tmp_path_factory):
         "SECRET_KEY": "gunicorn-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/nexus",
         "SECURE_SSL_REDIRECT": "1",
+        # The tests' requests say they came over HTTPS, as a proxy in front would.
+        "NEXUS_TRUSTED_PROXIES": "1",
+        "NEXUS_METRICS_OPERATIONS": "Ping",
         "ALLOWED_HOSTS": ".nexus.example.com",
         "HOST": "127.0.0.1",
         "PORT": str(port),

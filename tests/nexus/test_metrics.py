@@ -3,6 +3,7 @@ compares a value before and after what it does."""
 
 import pytest
 from celery import shared_task
+from graphql import get_introspection_query
 from prometheus_client import REGISTRY
 
 from nexus.metrics import RECOMMENDATION_CACHE
@@ -16,6 +17,23 @@ def operations(operation: str, outcome: str) -> float:
     return sample("nexus_graphql_operations_total", operation=operation, outcome=outcome)
 
 
+def operation_series() -> set[tuple[str, str]]:
+    return {
+        (sample.labels["operation"], sample.labels["outcome"])
+        for metric in REGISTRY.collect()
+        if metric.name == "nexus_graphql_operations"
+        for sample in metric.samples
+        if sample.name == "nexus_graphql_operations_total"
+    }
+
+
+@pytest.fixture
+def known_operations(settings):
+    settings.NEXUS_METRICS_OPERATIONS = frozenset(
+        {"MetricsPing", "MetricsA", "MetricsB", "MetricsBroken", "MetricsPage"}
+    )
+
+
 @pytest.mark.parametrize(
     ("document", "operation_name", "label", "outcome"),
     [
@@ -27,7 +45,7 @@ def operations(operation: str, outcome: str) -> float:
         ("query MetricsA { __typename }", "NoSuchOperation", "invalid", "error"),
     ],
 )
-def test_graphql_operations_by_name_and_outcome(gql, document, operation_name, label, outcome):
+def test_graphql_operations_by_name_and_outcome(gql, known_operations, document, operation_name, label, outcome):
     before = operations(label, outcome)
     gql.client.post(
         "/graphql",
@@ -35,6 +53,36 @@ def test_graphql_operations_by_name_and_outcome(gql, document, operation_name, l
         content_type="application/json",
     )
     assert operations(label, outcome) == before + 1
+
+
+def test_made_up_operation_names_add_at_most_one_series(gql):
+    """Clients choose operation names freely: only the configured ones get a label of their own."""
+    before = operation_series()
+    for index in range(60):
+        gql.execute(f"query MadeUp{index} {{ __typename }}")
+        gql.client.post(
+            "/graphql",
+            {"query": "query A { __typename } query B { __typename }", "operationName": f"Unknown{index}"},
+            content_type="application/json",
+        )
+    added = operation_series() - before
+    assert added <= {("other", "success"), ("invalid", "error")}
+    assert not any(operation.startswith(("MadeUp", "Unknown")) for operation, _ in operation_series())
+
+
+def test_configured_operation_names_keep_their_label(gql, settings):
+    settings.NEXUS_METRICS_OPERATIONS = frozenset({"MetricsKnown"})
+    known, other = operations("MetricsKnown", "success"), operations("other", "success")
+    gql.execute("query MetricsKnown { __typename }")
+    gql.execute("query MetricsUnknown { __typename }")
+    assert operations("MetricsKnown", "success") == known + 1
+    assert operations("other", "success") == other + 1
+
+
+def test_graphiql_introspection_is_labelled_by_default(gql):
+    before = operations("IntrospectionQuery", "success")
+    gql.execute(get_introspection_query())
+    assert operations("IntrospectionQuery", "success") == before + 1
 
 
 def test_request_latency_by_route(client):
@@ -47,7 +95,7 @@ def test_request_latency_by_route(client):
     assert sample(count, method="GET", route="unmatched", status="404") == unmatched_before + 1
 
 
-def test_metrics_page_is_prometheus_text(client, gql):
+def test_metrics_page_is_prometheus_text(client, gql, known_operations):
     gql.execute("query MetricsPage { __typename }")
     RECOMMENDATION_CACHE.labels(outcome="fallback").inc()
     response = client.get("/metrics")

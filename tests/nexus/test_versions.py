@@ -1,13 +1,13 @@
 """Data versions (nexus/versions.py): counters that cached data is keyed by, and each process' short-lived copies
 of the shared ones."""
 
-from django.core.cache import cache
 from django.test import override_settings
 
 import nexus.versions
 from catalog.cache import catalog_version, catalog_version_bump_now
+from nexus.caches import LIMITS, limits_cache
 from nexus.versions import version_bump_now, versions_get
-from tests.schema.test_rate_limits import unreachable_default_cache
+from tests.schema.test_rate_limits import unreachable_caches
 
 
 def test_a_bump_changes_the_version(db):
@@ -17,11 +17,11 @@ def test_a_bump_changes_the_version(db):
 
 
 def test_an_unreachable_cache_has_no_versions_and_leaves_other_answers_empty(db):
-    caches = unreachable_default_cache()
-    caches["default"]["OPTIONS"]["IGNORE_EXCEPTIONS"] = True  # as in production (nexus/settings.py)
+    caches = unreachable_caches(LIMITS)
+    caches[LIMITS]["OPTIONS"]["IGNORE_EXCEPTIONS"] = True  # as in production (nexus/settings.py)
     with override_settings(CACHES=caches):
         assert versions_get(["a", "b"]) is None
-        assert cache.get_many(["throttle"]) == {}  # django-redis' shared empty answer was not written into
+        assert limits_cache.get_many(["throttle"]) == {}  # django-redis' shared empty answer was not written into
 
 
 def test_a_process_reuses_its_copy_of_a_shared_version_for_the_configured_seconds(settings, monkeypatch):
@@ -29,7 +29,7 @@ def test_a_process_reuses_its_copy_of_a_shared_version_for_the_configured_second
     monkeypatch.setattr(nexus.versions, "_recent", {})
     seen = catalog_version()
     # Another process bumps it: this one keeps its copy ...
-    cache.incr("catalog:version")
+    limits_cache.incr("catalog:version")
     assert catalog_version() == seen
     # ... until it is old enough ...
     clock = [nexus.versions.time.monotonic() + 61]

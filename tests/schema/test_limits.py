@@ -4,6 +4,7 @@ clear error naming the limit and the value, never a server error; ordinary and i
 import json
 
 import pytest
+from freezegun import freeze_time
 from graphql import get_introspection_query, parse
 from graphql_relay import to_global_id
 
@@ -283,3 +284,108 @@ def test_deeply_nested_garbage_is_refused_without_a_server_error(client):
     response = post(client, {"query": "{ a " * 5000 + "}" * 5000})
     assert response.status_code == 400
     assert response.json()["errors"][0]["message"] != "Internal server error."
+
+
+# --- What costs more than its fields: password hashing and introspection -------------------------------------
+
+
+def cost_of(query: str, variables: dict | None = None) -> int:
+    document = parse(query)
+    operation = next(definition for definition in document.definitions if hasattr(definition, "operation"))
+    return operation_cost(schema=schema.graphql_schema, document=document, operation=operation, variables=variables)
+
+
+def returned_fields(value) -> int:
+    """How many fields an answer holds, at every level (null ones included: they were resolved too)."""
+    if isinstance(value, dict):
+        return sum(1 + returned_fields(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(returned_fields(item) for item in value)
+    return 0
+
+
+@pytest.mark.parametrize(
+    ("mutation", "hashes"),
+    [
+        ('register(username: "a", email: "a@example.com", password: "p") { token }', 1),
+        ('tokenAuth(username: "a", password: "p") { token }', 1),
+        ('deleteAccount(password: "p") { deleted }', 1),
+        ('changePassword(oldPassword: "p", newPassword: "q") { token }', 2),  # checks one, hashes the other
+        ('rateMovie(movieId: "TW92aWU6MQ==", score: 4) { rating { score } }', 0),
+    ],
+)
+def test_mutations_pay_for_each_password_they_hash(settings, mutation, hashes):
+    settings.NEXUS_GRAPHQL_PASSWORD_COST = 1000
+    free = cost_of(f"mutation {{ {mutation} }}")
+    settings.NEXUS_GRAPHQL_PASSWORD_COST = 0
+    assert free - cost_of(f"mutation {{ {mutation} }}") == 1000 * hashes
+
+
+def test_an_address_budget_buys_only_a_few_dozen_password_hashes_a_minute(db, client, settings):
+    settings.NEXUS_RATE_LIMIT_ANON = 100_000
+    login = {"query": 'mutation { tokenAuth(username: "nobody", password: "guess") { token } }'}
+    with freeze_time("2026-06-01 12:00:10"):
+        answered = 0
+        while (response := post(client, login)).status_code != 429:
+            answered += 1
+            assert response.json()["extensions"]["cost"]["requested"] == 2 + settings.NEXUS_GRAPHQL_PASSWORD_COST
+            assert answered < 100
+    assert answered == 100_000 // (2 + settings.NEXUS_GRAPHQL_PASSWORD_COST) == 24
+    assert response.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ __schema { types { name kind fields { name args { name } } enumValues { name } } } }",
+        "{ __schema { directives { name args { name } } types { inputFields { name } interfaces { name } } } }",
+        "{ __schema { queryType { name } types { possibleTypes { name } } } }",
+    ],
+)
+def test_introspection_of_the_whole_schema_costs_exactly_what_it_returns(client, query):
+    response = post(client, {"query": query})
+    assert response.status_code == 200
+    assert response.json()["extensions"]["cost"]["requested"] == returned_fields(response.json()["data"])
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        get_introspection_query(descriptions=True),
+        '{ __type(name: "Query") { fields { name args { name type { name ofType { name ofType { name } } } } } } }',
+        '{ __type(name: "Movie") { fields { type { ofType { fields { type { ofType { name } } } } } } } }',
+    ],
+)
+def test_introspection_never_costs_less_than_what_it_returns(client, query):
+    body = post(client, {"query": query}).json()
+    assert "errors" not in body, body["errors"]
+    assert body["extensions"]["cost"]["requested"] >= returned_fields(body["data"])
+
+
+def test_graphiql_introspection_with_every_option_fits_within_the_maximum_cost(client, settings):
+    # Every option GraphiQL versions may ask for; about 5,800 points for the schema of today.
+    query = get_introspection_query(
+        descriptions=True,
+        specified_by_url=True,
+        directive_is_repeatable=True,
+        schema_description=True,
+        input_value_deprecation=True,
+    )
+    response = post(client, {"query": query})
+    assert response.status_code == 200, response.json()
+    assert response.json()["extensions"]["cost"]["requested"] <= settings.NEXUS_GRAPHQL_MAX_COST
+
+
+def test_fifty_aliased_introspections_are_refused_by_their_cost(db, client, django_assert_num_queries):
+    one = "__schema { types { fields { args { name } } } }"
+    with django_assert_num_queries(0):
+        response = post(client, {"query": "{ " + " ".join(f"a{i}: {one}" for i in range(50)) + " }"})
+    assert response.status_code == 400
+    assert only_error(response)["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    single = post(client, {"query": f"{{ {one} }}"}).json()
+    assert response.json()["extensions"]["cost"]["requested"] == 50 * single["extensions"]["cost"]["requested"]
+
+    full = get_introspection_query(descriptions=True)
+    selection = full[full.index("__schema") : full.index("fragment")].rstrip().removesuffix("}")
+    twice = full.replace(selection, f"first: {selection} second: {selection}", 1)
+    assert only_error(post(client, {"query": twice}))["extensions"]["code"] == "QUERY_TOO_COSTLY"

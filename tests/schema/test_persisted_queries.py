@@ -4,8 +4,11 @@ import hashlib
 import json
 
 import pytest
+from django.core.cache import cache
+from freezegun import freeze_time
 
 from schema.core import documents
+from schema.core import persisted as persisted_queries
 
 QUERY = "query Toy { movie(movielensId: 1) { title } }"
 HASH = hashlib.sha256(QUERY.encode()).hexdigest()
@@ -81,9 +84,9 @@ def test_malformed_persisted_query_extensions_are_refused_clearly(client, extens
     assert response.json()["errors"][0]["extensions"]["code"].startswith("PERSISTED_QUERY_")
 
 
-def test_a_stored_document_still_passes_the_limits(client, settings):
-    settings.NEXUS_GRAPHQL_MAX_DEPTH = 1
+def test_a_stored_document_still_passes_the_limits(movielens, client, settings):
     post(client, {"query": QUERY, "extensions": persisted()})
+    settings.NEXUS_GRAPHQL_MAX_DEPTH = 1
     response = post(client, {"extensions": persisted()})
     assert response.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_DEEP"
 
@@ -98,3 +101,67 @@ def test_each_distinct_document_is_parsed_and_validated_once(movielens, client, 
         assert post(client, {"query": QUERY}).json()["data"]["movie"]["title"] == "Toy Story"
         assert post(client, {"query": "{ nope }"}).status_code == 400  # refusals are remembered too
     assert prepared == [QUERY, "{ nope }"]
+
+
+def digest_of(query: str) -> str:
+    return hashlib.sha256(query.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "query Junk { " + "!" * 90_000,  # 90 KB that does not parse
+        "query Invalid { noSuchField }",  # parses, fails validation
+    ],
+)
+def test_a_document_that_does_not_validate_is_not_stored(client, query):
+    refused = post(client, {"query": query, "extensions": persisted(digest_of(query))})
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["message"] != "PersistedQueryNotFound"  # the document's own error
+    lookup = post(client, {"extensions": persisted(digest_of(query))})
+    assert lookup.json()["errors"][0]["message"] == "PersistedQueryNotFound"
+
+
+@pytest.fixture
+def registrations(settings):
+    """Two new documents per client and window, and a clock that stays 10 s into a window."""
+    settings.NEXUS_PERSISTED_QUERY_MAX_REGISTRATIONS = 2
+    with freeze_time("2026-06-01 12:00:10"):
+        yield settings
+
+
+def test_registrations_beyond_the_limit_still_run_but_are_not_stored(movielens, client, registrations):
+    documents_sent = [f"query Movie{index} {{ movie(movielensId: {index}) {{ title }} }}" for index in (1, 2, 3)]
+    for query in documents_sent[:2]:
+        assert "errors" not in post(client, {"query": query, "extensions": persisted(digest_of(query))}).json()
+    # Sending a stored document again registers nothing new.
+    again = post(client, {"query": documents_sent[0], "extensions": persisted(digest_of(documents_sent[0]))})
+    assert "errors" not in again.json()
+
+    third = documents_sent[2]
+    response = post(client, {"query": third, "extensions": persisted(digest_of(third))})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] == {"movie": {"title": "Grumpier Old Men"}}
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "PERSISTED_QUERY_REGISTRATION_LIMITED"
+    assert error["extensions"]["retryAfter"] == 50
+    assert "was not stored" in error["message"] and "at most 2 new documents" in error["message"]
+    assert post(client, {"extensions": persisted(digest_of(third))}).json()["errors"][0]["message"] == (
+        "PersistedQueryNotFound"
+    )
+
+    # Another client has an allowance of its own.
+    elsewhere = {"query": third, "extensions": persisted(digest_of(third))}
+    other_client = client.post(
+        "/graphql", data=json.dumps(elsewhere), content_type="application/json", REMOTE_ADDR="198.51.100.7"
+    )
+    assert "errors" not in other_client.json()
+    assert post(client, {"extensions": persisted(digest_of(third))}).json()["data"]["movie"]["title"] == (
+        "Grumpier Old Men"
+    )
+
+
+def test_stored_documents_expire_after_a_day(movielens, client, redis_cache):
+    post(client, {"query": QUERY, "extensions": persisted()})
+    assert 23 * 3600 < cache.ttl(f"apq:{HASH}") <= persisted_queries.STORE_SECONDS == 24 * 3600

@@ -9,6 +9,7 @@ from django.test import override_settings
 from freezegun import freeze_time
 from graphql_jwt.shortcuts import get_token
 
+from nexus.caches import LIMITS
 from tests.recommender.support import DEAD_REDIS_URL
 from tests.users.factories import PASSWORD, person_create
 
@@ -125,7 +126,7 @@ def test_zero_switches_limiting_off(movielens, client, limits):
 
 def test_an_unreachable_cache_lets_requests_through(movielens, client, limits):
     # Restored inside the test: the suite's cache clean-up runs before fixtures restore settings.
-    with override_settings(CACHES=unreachable_default_cache()):
+    with override_settings(CACHES=unreachable_caches()):
         for _ in range(5):
             response = post(client)
             assert response.status_code == 200
@@ -133,12 +134,14 @@ def test_an_unreachable_cache_lets_requests_through(movielens, client, limits):
     assert "RateLimit-Limit" not in response
 
 
-def unreachable_default_cache() -> dict:
+def unreachable_caches(*aliases: str) -> dict:
+    """Settings' CACHES with these roles (by default the volatile cache and the limits) on a Redis that is down."""
+    dead = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": DEAD_REDIS_URL,
+        "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient", "SOCKET_CONNECT_TIMEOUT": 0.5},
+    }
     return {
         **settings.CACHES,
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": DEAD_REDIS_URL,
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient", "SOCKET_CONNECT_TIMEOUT": 0.5},
-        },
+        **{alias: dict(dead, OPTIONS=dict(dead["OPTIONS"])) for alias in aliases or ("default", LIMITS)},
     }

@@ -13,7 +13,7 @@ from catalog.cache import catalog_version_bump
 from catalog.models import Movie
 from recommender import store
 from tests.recommender.support import empty_store  # noqa: F401 - a fixture
-from tests.schema.test_rate_limits import unreachable_default_cache
+from tests.schema.test_rate_limits import unreachable_caches
 from tests.users.factories import PASSWORD, person_create
 from users.services import rating_upsert
 
@@ -206,7 +206,7 @@ def test_zero_seconds_switches_the_cache_off(movielens, client, settings):
 
 
 def test_an_unreachable_cache_still_serves(movielens, client):
-    with override_settings(CACHES=unreachable_default_cache()):
+    with override_settings(CACHES=unreachable_caches()):
         for _ in range(2):
             response = post(client)
             assert response.status_code == 200
