@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost: repeats, after the view's transactions, writes that a rollback must not undo (nexus/durable.py).
+    "nexus.durable.DurableWritesMiddleware",
 ]
 
 ROOT_URLCONF = "nexus.urls"
@@ -127,34 +129,58 @@ if IS_POSTGRES:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
 
-# --- Cache (and, in the recommender, the score store) -----------------------------------------------------------
+# --- Caches: three roles (nexus/caches.py), each on its own Redis URL (docs/security.md, "Redis layout") -----------
+# One Redis serves all three unless a role has its URL set; without REDIS_URL the embedded default keeps them in
+# this process (and the score store in files).
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "nexus",
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": 2,
-                "SOCKET_TIMEOUT": 2,
-                # Everything kept here (throttle counters, cached responses) can be lost: with Redis down, reads
-                # miss and writes are dropped (and logged) instead of failing the request.
-                "IGNORE_EXCEPTIONS": True,
-            },
-        }
+REDIS_CACHE_URL = os.environ.get("REDIS_CACHE_URL") or REDIS_URL
+REDIS_LIMITS_URL = os.environ.get("REDIS_LIMITS_URL") or REDIS_URL
+REDIS_STORE_URL = os.environ.get("REDIS_STORE_URL") or REDIS_URL
+
+
+def redis_cache(url: str, key_prefix: str) -> dict:
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": key_prefix,
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": 2,
+            "SOCKET_TIMEOUT": 2,
+            # With Redis down, reads miss and writes are dropped (and logged) instead of failing the request:
+            # callers then skip caching and fail open on limits.
+            "IGNORE_EXCEPTIONS": True,
+        },
     }
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "nexus"}}
+
+
+CACHES = {
+    # Volatile: cached responses, persisted documents, movie cards.
+    "default": (
+        redis_cache(REDIS_CACHE_URL, "nexus")
+        if REDIS_CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "nexus"}
+    ),
+    # Never evicted: rate-limit counters, login throttles, data versions.
+    "limits": (
+        redis_cache(REDIS_LIMITS_URL, "nexus-limits")
+        if REDIS_LIMITS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "nexus-limits",
+            # An in-process cache culls a third of its entries beyond MAX_ENTRIES (300 by default).
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    ),
+}
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 # The recommender's score store (recommender/store.py): precomputed lists, kept until a newer model replaces
 # them (TIMEOUT None). On Redis under its own prefix; on the embedded default in files, so that the training
 # command and the server process share it.
-if REDIS_URL:
+if REDIS_STORE_URL:
     CACHES["recommendations"] = {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": REDIS_STORE_URL,
         "KEY_PREFIX": "nexus-recommendations",
         "TIMEOUT": None,
         "OPTIONS": {
@@ -246,6 +272,7 @@ GRAPHQL_JWT = {
     "JWT_ALLOW_ARGUMENT": False,
     "JWT_LEEWAY": 0,
     "JWT_PAYLOAD_HANDLER": "schema.users.auth.jwt_payload",
+    "JWT_DECODE_HANDLER": "schema.users.auth.jwt_decode",
     "JWT_PAYLOAD_GET_USERNAME_HANDLER": "schema.users.auth.jwt_subject",
     "JWT_GET_USER_BY_NATURAL_KEY_HANDLER": "schema.users.auth.user_by_jwt_subject",
     "JWT_ALLOW_ANY_CLASSES": [
@@ -282,9 +309,14 @@ NEXUS_MAX_PAGE_SIZE = 100
 # Request limits (schema/core/limits.py): what one request may ask for before anything runs.
 NEXUS_GRAPHQL_MAX_DEPTH = env_int("NEXUS_GRAPHQL_MAX_DEPTH", 10)
 NEXUS_GRAPHQL_MAX_ALIASES = env_int("NEXUS_GRAPHQL_MAX_ALIASES", 50)
-# Cost: every field is 1, a paginated field multiplies its selection by its page size. 10,000 admits
-# movies(first: 100) with genres and similar(first: 10) on every movie (about 1,500) and refuses runaway nesting.
+# Cost: every field is 1, a paginated field multiplies its selection by its page size, introspection lists by the
+# schema's sizes. 10,000 admits movies(first: 100) with genres and similar(first: 10) on every movie (about 1,500)
+# and GraphiQL's introspection query (about 5,600), and refuses runaway nesting.
 NEXUS_GRAPHQL_MAX_COST = env_int("NEXUS_GRAPHQL_MAX_COST", 10_000)
+# Each password a mutation hashes or checks (Argon2: about 240 ms of one core) costs this much, so that an address's
+# anonymous budget (100,000 a minute) buys 24 logins, under 6 core-seconds a minute; changePassword (two hashes,
+# 8,003 in all) stays within the maximum cost of one operation. See README, "Limits and caching".
+NEXUS_GRAPHQL_PASSWORD_COST = env_int("NEXUS_GRAPHQL_PASSWORD_COST", 4_000)
 NEXUS_GRAPHQL_MAX_DOCUMENT_BYTES = env_int("NEXUS_GRAPHQL_MAX_DOCUMENT_BYTES", 100 * 1024)
 NEXUS_GRAPHQL_MAX_BATCH = env_int("NEXUS_GRAPHQL_MAX_BATCH", 10)  # operations in one JSON array body; 0 = no batches
 NEXUS_GRAPHQL_MAX_MUTATIONS = env_int("NEXUS_GRAPHQL_MAX_MUTATIONS", 5)
@@ -292,6 +324,9 @@ NEXUS_GRAPHQL_MAX_MUTATIONS = env_int("NEXUS_GRAPHQL_MAX_MUTATIONS", 5)
 NEXUS_RATE_LIMIT_USER = env_int("NEXUS_RATE_LIMIT_USER", 200_000)
 NEXUS_RATE_LIMIT_ANON = env_int("NEXUS_RATE_LIMIT_ANON", 100_000)
 NEXUS_RATE_LIMIT_WINDOW = env_int("NEXUS_RATE_LIMIT_WINDOW", 60)
+# New persisted-query documents (schema/core/persisted.py) one rate-limit subject may store per window; beyond it a
+# document still runs but is not stored.
+NEXUS_PERSISTED_QUERY_MAX_REGISTRATIONS = env_int("NEXUS_PERSISTED_QUERY_MAX_REGISTRATIONS", 30)
 # How many reverse proxies in front of Nexus append to X-Forwarded-For; 0 = clients connect directly.
 NEXUS_TRUSTED_PROXIES = env_int("NEXUS_TRUSTED_PROXIES", 0)
 # Query responses (anonymous, and each signed-in user's own) are cached this many seconds
@@ -317,9 +352,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+if NEXUS_TRUSTED_PROXIES > 0:
+    # Only a proxy may say the client spoke HTTPS: without one, a client could claim it and get HSTS over plain HTTP.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # Probes and scrapers call the container directly over plain HTTP; a redirect to HTTPS would fail them.
     SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
@@ -348,6 +385,9 @@ USE_TZ = True
 # --- Operations: metrics and logs -------------------------------------------------------------------------------
 # /metrics is open to whoever reaches the port; with a token set it needs "Authorization: Bearer <token>".
 NEXUS_METRICS_TOKEN = os.environ.get("NEXUS_METRICS_TOKEN", "")
+# Operation names counted under their own label (nexus/metrics.py); any other name is counted as "other", so that
+# clients cannot create series at will. GraphiQL's introspection and the benchmark's named operations by default.
+NEXUS_METRICS_OPERATIONS = frozenset(env_list("NEXUS_METRICS_OPERATIONS", "IntrospectionQuery,Login,Rate"))
 # A Celery worker serves its own metrics on this port when set (see nexus/metrics.py).
 NEXUS_WORKER_METRICS_PORT = env_int("NEXUS_WORKER_METRICS_PORT", 0)
 
