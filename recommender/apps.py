@@ -4,3 +4,17 @@ from django.apps import AppConfig
 class RecommenderConfig(AppConfig):
     name = "recommender"
     verbose_name = "Recommender"
+
+    def ready(self):
+        # Registers the tasks in every process, not only in workers (which find them by autodiscovery): the
+        # library and the services queue them by name, and where tasks run eagerly (the embedded default) a name
+        # must resolve to its task in this process.
+        from nexus.versions import rows_shown_by, shared_version_register
+        from recommender import tasks  # noqa: F401
+        from recommender.store import live_version_for_answers
+
+        # Recommendations, trending and similar lists come from the live model: a new one makes cached answers old.
+        shared_version_register("recommender-model", live_version_for_answers)
+        # Its tables (training runs) show in no cached answer: the lists come from the store.
+        for model in self.get_models():
+            rows_shown_by(model, None)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from catalog.importers.movielens import open_dataset
+from datasets.movielens import open_dataset
 from recommender import metrics
 from recommender.algorithms import COLLABORATIVE_MODELS, ContentBased, Popularity, Trending, choose_algorithm
 from recommender.algorithms.content import GENRE, TAG, ItemFeatures, feature_tokens
@@ -62,7 +62,7 @@ class Dataset:
 
 
 def load_dataset(path: str | Path) -> Dataset:
-    """Reads a release through the importer's reader (any layout ``catalog.importers.movielens`` knows)."""
+    """Reads a release through the importer's reader (any layout ``datasets.movielens`` knows)."""
     with open_dataset(path) as release:
         rating_arrays = release.ratings_array()
         movies = list(release.movies())

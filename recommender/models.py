@@ -47,23 +47,3 @@ class ModelRun(models.Model):
 
     def __str__(self):
         return f"{self.version or f'run {self.pk}'} ({self.status})"
-
-
-class PendingRefresh(models.Model):
-    """The outbox of per-user refreshes: a user whose recommendation list is older than their library.
-
-    Written in the same transaction as the change (a rating, a favorite, ...), so it exists exactly when the change
-    does, whatever happens to the broker or Redis afterwards; one row per user however many changes pile up. The
-    refresh deletes it when it has read the library that ``token`` stands for (``recommender.outbox``).
-    """
-
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+")
-    # Replaced on every change: a refresh that read the library before a change cannot delete the change's row.
-    token = models.UUIDField()
-    requested_at = models.DateTimeField(db_index=True)
-
-    class Meta:
-        verbose_name_plural = "pending refreshes"
-
-    def __str__(self):
-        return f"refresh of user {self.user_id} pending since {self.requested_at:%Y-%m-%d %H:%M:%S}"

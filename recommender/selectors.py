@@ -10,7 +10,7 @@ import numpy as np
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
-from catalog.cards import in_order, movie_cards, movies_from_cards
+from catalog.cards import MovieCard, cards_in_order, first_cards, in_order, movie_cards, movies_from_cards
 from catalog.filters import genre_ids
 from catalog.models import Movie
 from catalog.selectors import popular_movies
@@ -94,20 +94,23 @@ def trending_movies(*, first: int, genre: str | None = None) -> list[Movie]:
     return [picked.movie for picked in _trending_recommendations(first=first, genre=genre, genre_id=genre_id)]
 
 
-def similar_movies_many(*, movies: Sequence[Movie], first: int) -> dict[int, list[Movie]]:
-    """Movies like each of ``movies``, by movie id: its precomputed similar list; without one, popular movies
-    sharing its genres. One read of the store, one query for all the movies without a list, and the movies
-    from their cards, however many movies are asked about."""
+def similar_movies_many(*, movie_ids: Sequence[int], first: int) -> dict[int, list[MovieCard]]:
+    """The cards of the movies like each of these movies, by movie id: its precomputed similar list; without
+    one, popular movies sharing its genres. One read of the store, the genres of the movies without a list from
+    their cards, one query for what shares them, and the cards of the similar movies, however many movies are
+    asked about."""
+    movie_ids = list(movie_ids)
     if first == 0:
-        return {movie.pk: [] for movie in movies}
+        return {movie_id: [] for movie_id in movie_ids}
     try:
-        stored = store.similar_lists(movie_ids=[movie.pk for movie in movies])
+        stored = store.similar_lists(movie_ids=movie_ids)
     except store.StoreUnavailable:
         stored = {}
     similar_ids = {movie_id: entries["movie"][:first].tolist() for movie_id, entries in stored.items()}
-    similar_ids.update(_popular_sharing_genres([movie for movie in movies if movie.pk not in stored], first=first))
+    unlisted = movie_cards(movie_id for movie_id in movie_ids if movie_id not in stored)
+    similar_ids.update(_popular_sharing_genres(unlisted, first=first))
     cards = movie_cards(movie_id for listed in similar_ids.values() for movie_id in listed)
-    return {movie_id: in_order(cards, listed) for movie_id, listed in similar_ids.items()}
+    return {movie_id: cards_in_order(cards, similar_ids.get(movie_id, ())) for movie_id in movie_ids}
 
 
 @dataclass(frozen=True)
@@ -196,14 +199,14 @@ def _stored_recommendations(entries: np.ndarray, *, first: int, genre_id: int | 
     movies = in_order(cards, candidate_ids, genre_id=genre_id)[:first]
     by_movie = {int(entry["movie"]): entry for entry in candidates}
     chosen = [by_movie[movie.pk] for movie in movies]
-    titles = {movie_id: cards[movie_id].title for movie_id in named_ids if movie_id in cards}
+    titles = {movie_id: cards[movie_id].movie.title for movie_id in named_ids if movie_id in cards}
     return [
         Recommendation(
             movie=movie,
             score=float(entry["score"]),
             source=_STORED_SOURCES[Source(int(entry["source"]))],
             reason=_reason_text(
-                Reason(int(entry["reason"])), movie, int(entry["subject"]), int(entry["stars"]), titles
+                Reason(int(entry["reason"])), cards[movie.pk], int(entry["subject"]), int(entry["stars"]), titles
             ),
         )
         for movie, entry in zip(movies, chosen, strict=True)
@@ -213,7 +216,7 @@ def _stored_recommendations(entries: np.ndarray, *, first: int, genre_id: int | 
 _MOVIE_REASONS = (Reason.RATED, Reason.FAVORITED, Reason.WATCHED)
 
 
-def _reason_text(reason: Reason, movie: Movie, subject: int, half_stars: int, titles: dict[int, str]) -> str:
+def _reason_text(reason: Reason, card: MovieCard, subject: int, half_stars: int, titles: dict[int, str]) -> str:
     if reason in _MOVIE_REASONS and subject in titles:
         title = titles[subject]
         if reason == Reason.RATED:
@@ -221,7 +224,7 @@ def _reason_text(reason: Reason, movie: Movie, subject: int, half_stars: int, ti
         if reason == Reason.FAVORITED:
             return f"Because you added {title} to favorites"
         return f"Because you watched {title}"
-    genre = next((genre.name for genre in movie.genres.all() if genre.pk == subject), None)
+    genre = next((genre.name for genre in card.genres if genre.pk == subject), None)
     if reason == Reason.LIKED_GENRE and genre:
         return f"Because you like {genre}"
     if reason == Reason.TRENDING:
@@ -298,14 +301,14 @@ def _item_to_item(*, user: User, first: int, genre_id: int | None, seen: frozens
     candidates = ranked if genre_id is not None else ranked[:first]
     cards = movie_cards([*candidates, *seeds])  # the movies, and the seeds their reasons name
     movies = in_order(cards, candidates, genre_id=genre_id)[:first]
-    titles = {seed: cards[seed].title for seed in seeds if seed in cards}
+    titles = {seed: cards[seed].movie.title for seed in seeds if seed in cards}
     return [
         Recommendation(
             movie=movie,
             score=totals[movie.pk],
             source=RecommendationSource.SIMILAR,
             reason=_reason_text(
-                Reason.RATED, movie, strongest[movie.pk][1], int(seeds[strongest[movie.pk][1]] * 2), titles
+                Reason.RATED, cards[movie.pk], strongest[movie.pk][1], int(seeds[strongest[movie.pk][1]] * 2), titles
             ),
         )
         for movie in movies
@@ -320,26 +323,26 @@ def _popular_in_favorite_genres(
         favorite_ids &= {genre_id}
     if not favorite_ids:
         return []
-    movies = movies_from_cards(
+    cards = first_cards(
         Movie.objects.filter(genres__in=favorite_ids).exclude(pk__in=listed).distinct().order_by("-popularity", "id"),
         limit=first,
     )
     recommendations = []
-    for movie in movies:
-        genre = next(genre.name for genre in movie.genres.all() if genre.pk in favorite_ids)
-        recommendations.append(_popular_recommendation(movie, f"Popular in {genre}, a genre you like"))
+    for card in cards:
+        genre = next(genre.name for genre in card.genres if genre.pk in favorite_ids)
+        recommendations.append(_popular_recommendation(card.movie, f"Popular in {genre}, a genre you like"))
     return recommendations
 
 
-def _popular_sharing_genres(movies: Sequence[Movie], *, first: int) -> dict[int, list[int]]:
-    """For each movie (with its genres loaded), the ids of the ``first`` most popular other movies sharing a
-    genre with it, by movie id: one query for all of them.
+def _popular_sharing_genres(cards: dict[int, MovieCard], *, first: int) -> dict[int, list[int]]:
+    """For each movie (of ``cards``, by id), the ids of the ``first`` most popular other movies sharing a genre
+    with it, by movie id: one query for all of them.
 
     The query ranks every genre's movies by popularity and keeps each genre's top ``first + 1`` (the movie
     itself may be among them); the top ``first`` sharing any of a movie's genres are always among those of
     its genres, so merging them is exact.
     """
-    genres_of = {movie.pk: {genre.pk for genre in movie.genres.all()} for movie in movies}
+    genres_of = {movie_id: {genre.pk for genre in card.genres} for movie_id, card in cards.items()}
     wanted_genres = set().union(*genres_of.values())
     if not wanted_genres:
         return {movie_id: [] for movie_id in genres_of}

@@ -18,7 +18,7 @@ from django.core.cache import caches
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
-from nexus.versions import forget_recent
+from nexus.versions import forget_recent, recently_read
 
 ALIAS = "recommendations"
 POINTER_KEY = "current"
@@ -26,8 +26,6 @@ POINTER_KEY = "current"
 # folder on every write, so tens of thousands of keys would take minutes to write there.
 SIMILAR_BUCKET = 64
 RETIRED_GRACE = 10 * 60
-# While a user's refresh is queued, further changes ride along with it; after this, a lost one is re-queued.
-REFRESH_QUEUED_SECONDS = 60
 WRITE_BATCH = 500
 
 # One recommended movie: its score and source (``recommender.algorithms.hybrid.Source`` codes), and why
@@ -91,10 +89,6 @@ def _manifest_key(version: str) -> str:
     return f"{version}:manifest"
 
 
-def _refresh_queued_key(user_id: int) -> str:
-    return f"refresh-queued:{user_id}"
-
-
 def empty_entries(length: int) -> np.ndarray:
     return np.zeros(length, dtype=ENTRY)
 
@@ -107,6 +101,15 @@ def current_version() -> str | None:
     with _backend_errors():
         pointer = _cache().get(POINTER_KEY)
     return pointer[0] if pointer else None
+
+
+def live_version_for_answers() -> str | None:
+    """The live version as cached answers are keyed by it (``nexus.versions``): read through this process' copy
+    (``NEXUS_SHARED_VERSION_SECONDS``), "" before the first training, None when the store is unreachable."""
+    try:
+        return recently_read(POINTER_KEY, current_version) or ""
+    except StoreUnavailable:
+        return None
 
 
 def _serving_version() -> str:
@@ -254,17 +257,3 @@ def user_list_write(*, version: str, user_id: int, entries: np.ndarray | None) -
             _cache().delete(_user_key(version, user_id))
         else:
             _cache().set(_user_key(version, user_id), entries, timeout=None)
-
-
-# The mark lives here, not in the default cache: web processes and workers share this store in every setup
-# (the default cache is per process without Redis).
-def refresh_queued_mark(*, user_id: int) -> bool:
-    """Marks a refresh of the user's list as queued; False when one already was (and is still to start)."""
-    with _backend_errors():
-        return _cache().add(_refresh_queued_key(user_id), True, timeout=REFRESH_QUEUED_SECONDS)
-
-
-def refresh_queued_clear(*, user_id: int) -> None:
-    """The refresh has started: the next change must queue another one."""
-    with _backend_errors():
-        _cache().delete(_refresh_queued_key(user_id))

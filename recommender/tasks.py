@@ -1,7 +1,8 @@
-"""Celery tasks of the recommender: thin wrappers around ``recommender.services`` and ``recommender.outbox``.
+"""Celery tasks of the recommender: thin wrappers around its services (``recommender.training`` and
+``recommender.outbox``), and the top of the recommender: no module imports it (the app registers it when Django
+starts, ``recommender/apps.py``). Services and the library queue these tasks by name (``recommender.tasks.<name>``).
 
-Services are imported inside the tasks because the services enqueue these tasks (HackSoft's pattern). Every task
-acknowledges its message only when done (``acks_late``) and gives it back when its worker dies
+Every task acknowledges its message only when done (``acks_late``) and gives it back when its worker dies
 (``reject_on_worker_lost``): a worker killed mid-task loses nothing, the message goes to another worker, so each
 task must be safe to run again.
 """
@@ -9,6 +10,7 @@ task must be safe to run again.
 from celery import shared_task
 
 from nexus.database import statement_timeout_lifted
+from recommender import outbox, training
 from recommender.models import ModelRun
 
 
@@ -16,21 +18,17 @@ from recommender.models import ModelRun
 def train_model(*, run_id: int | None = None, triggered_by: str = ModelRun.Trigger.SCHEDULE) -> None:
     """Trains and activates a new version: the queued run ``run_id`` (after an import or a staff request), or
     a run of its own. A redelivered run starts over or, when it had finished, is left as it is."""
-    from recommender.services import recommender_train, recommender_train_queued
-
     with statement_timeout_lifted():  # training reads and writes whole tables
         if run_id is None:
-            recommender_train(triggered_by=triggered_by)
+            training.recommender_train(triggered_by=triggered_by)
         else:
-            recommender_train_queued(run_id=run_id)
+            training.recommender_train_queued(run_id=run_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=60, time_limit=90)
 def train_model_scheduled() -> None:
     """The nightly retrain: queues a run (so that a redelivery finds it) and its ``train_model`` task."""
-    from recommender.services import recommender_training_enqueue
-
-    recommender_training_enqueue(triggered_by=ModelRun.Trigger.SCHEDULE)
+    training.recommender_training_enqueue(triggered_by=ModelRun.Trigger.SCHEDULE)
 
 
 # Folding one user's row into a loaded model takes well under a second; the first refresh in a worker also
@@ -39,14 +37,10 @@ def train_model_scheduled() -> None:
 def refresh_user(*, user_id: int) -> None:
     """Rewrites one user's list in the current version after their library changed, and settles their outbox
     entry."""
-    from recommender.outbox import user_refresh_run
-
-    user_refresh_run(user_id=user_id)
+    outbox.user_refresh_run(user_id=user_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=120, time_limit=180)
 def refresh_outbox_drain() -> None:
     """Queues the refreshes that changes recorded while the broker or Redis was unreachable."""
-    from recommender.outbox import refresh_requests_drain
-
-    refresh_requests_drain()
+    outbox.refresh_requests_drain()

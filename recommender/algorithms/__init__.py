@@ -48,9 +48,8 @@ def choose_algorithm(*, n_users: int, n_items: int, n_interactions: int) -> str:
     return EASE.name if fits and scoring_work <= EASE_MAX_SCORING_WORK else ALS.name
 
 
-# ALS's iterations at ML-10M size and beyond: 15 → 10 cuts a third of its fit (about 45 s of ML-20M size's 134 s)
-# for 0.6–0.8 % of nDCG@10 on ml-latest-small (0.3447 → 0.3425 and 0.3612 → 0.3583 on two seeds; 8 iterations
-# lost 2 %). Below this size the fit takes seconds and keeps its 15.
+# ALS's iterations at ML-10M size and beyond: fewer iterations cut a third of the fit for well under 1 % of
+# nDCG@10 (docs/scaling.md, "Training: fit"). Below this size the fit takes seconds and keeps its 15.
 ALS_LARGE_DATA_INTERACTIONS = 5_000_000
 ALS_LARGE_DATA_ITERATIONS = 10
 

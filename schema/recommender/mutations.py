@@ -1,7 +1,7 @@
 import graphene
 
-from recommender import services
 from recommender.models import ModelRun
+from recommender.training import recommender_training_enqueue
 from schema.core.mutations import BaseMutation
 from schema.recommender.auth import require_staff
 from schema.recommender.types import ModelRunType
@@ -17,7 +17,7 @@ class RetrainRecommender(BaseMutation):
     @classmethod
     def perform(cls, info):
         user = require_staff(info)
-        return {"run": services.recommender_training_enqueue(triggered_by=ModelRun.Trigger.STAFF, requested_by=user)}
+        return {"run": recommender_training_enqueue(triggered_by=ModelRun.Trigger.STAFF, requested_by=user)}
 
 
 class RecommenderMutations(graphene.ObjectType):

@@ -37,7 +37,7 @@ RECOMMENDATIONS = "{ recommendations(first: 10) { movie { title } source reason 
 
 def pending_refreshes(database_url: str, user_id: int) -> int:
     with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM recommender_pendingrefresh WHERE user_id = %s", [user_id])
+        cursor.execute("SELECT count(*) FROM users_librarychange WHERE user_id = %s", [user_id])
         return cursor.fetchone()[0]
 
 

@@ -31,7 +31,7 @@ from tests.recommender.support import empty_store  # noqa: F401 - a fixture
 
 ENQUEUE = (
     "from django.db import transaction\n"
-    "from recommender.services import recommender_training_enqueue\n"
+    "from recommender.training import recommender_training_enqueue\n"
     "with transaction.atomic():\n"
     "    run = recommender_training_enqueue(triggered_by='staff')\n"
     "print(run.pk)"

@@ -17,8 +17,9 @@ from graphql_jwt.shortcuts import get_token
 
 from recommender import store
 from recommender.models import ModelRun
-from recommender.services import recommender_train
+from recommender.training import recommender_train
 from tests.conftest import movielens_small_dir, need, tmdb_csv
+from users.events import refresh_queued_clear
 from users.models import User
 
 # Nothing listens there: connections are refused at once.
@@ -123,7 +124,7 @@ def newcomer(trained, db) -> Iterator[User]:
     user = User.objects.create(username=f"newcomer-{uuid.uuid4().hex[:8]}")
     yield user
     store.user_list_write(version=store.current_version(), user_id=user.pk, entries=None)
-    store.refresh_queued_clear(user_id=user.pk)
+    refresh_queued_clear(user_id=user.pk)
 
 
 def token_for(user: User) -> str:

@@ -16,8 +16,11 @@ from django.core.cache import caches
 from django.utils import timezone
 
 from catalog.models import Movie
-from recommender import services, store
+from recommender import store, training
+from recommender.lists import LIST_LENGTH
+from recommender.model_files import MODEL_FILE
 from recommender.models import ModelRun
+from recommender.refresh import user_recommendations_refresh
 from recommender.selectors import recommendation_list
 from recommender.store import Reason
 from tests.recommender.support import (  # noqa: F401 - fixtures, requested by name
@@ -68,11 +71,11 @@ def test_a_training_records_its_run_and_writes_a_list_for_every_user(trained):
     assert trained.parameters["collaborative_algorithm"] == "ease"
     assert trained.metrics["users_with_lists"] == 610
     assert store.current_version() == trained.version
-    assert (Path(settings.NEXUS_MODEL_DIR) / trained.version / services.MODEL_FILE).exists()
+    assert (Path(settings.NEXUS_MODEL_DIR) / trained.version / MODEL_FILE).exists()
 
     assert lists.keys() == rated.keys()
     for user_id, entries in lists.items():
-        assert len(entries) == services.LIST_LENGTH
+        assert len(entries) == LIST_LENGTH
         assert not np.isin(entries["movie"], list(rated[user_id])).any()
         because_rated = entries[entries["reason"] == Reason.RATED]
         assert [rated[user_id][movie] * 2 for movie in because_rated["subject"].tolist()] == because_rated[
@@ -87,11 +90,11 @@ def test_a_refresh_rewrites_only_that_users_list_in_the_current_version(trained,
         movie = Movie.objects.get(movielens_id=movielens_id)
         Rating.objects.create(user=newcomer, movie=movie, score=5, created_at=timezone.now(), updated_at=timezone.now())
 
-    assert services.user_recommendations_refresh(user_id=newcomer.pk)
+    assert user_recommendations_refresh(user_id=newcomer.pk)
 
     refreshed = store.user_list(user_id=newcomer.pk)
     assert store.current_version() == trained.version
-    assert len(refreshed) == services.LIST_LENGTH
+    assert len(refreshed) == LIST_LENGTH
     assert set(refreshed[refreshed["reason"] == Reason.RATED]["stars"].tolist()) == {10}
     assert np.array_equal(store.user_list(user_id=someone_else.pk), before)
 
@@ -101,10 +104,10 @@ def test_a_user_with_nothing_left_loses_their_list(trained, newcomer):
     rating = Rating.objects.create(
         user=newcomer, movie=movie, score=4, created_at=timezone.now(), updated_at=timezone.now()
     )
-    services.user_recommendations_refresh(user_id=newcomer.pk)
+    user_recommendations_refresh(user_id=newcomer.pk)
     rating.delete()
 
-    services.user_recommendations_refresh(user_id=newcomer.pk)
+    user_recommendations_refresh(user_id=newcomer.pk)
 
     assert store.user_list(user_id=newcomer.pk) is None
 
@@ -113,7 +116,7 @@ def test_a_retrain_while_people_read_and_rate(empty_store, monkeypatch):
     """Readers poll after every write to the store during a retrain: until the switch they get the old
     version's complete lists, after it the new one's. A rating committed during the retrain is in the new
     version."""
-    first = services.recommender_train()
+    first = training.recommender_train()
     readers = list(User.objects.filter(movielens_id__in=(1, 2, 3)).order_by("movielens_id"))
     changed = readers[0]
     # Different data for the second training, so that its lists differ from the first one's.
@@ -143,7 +146,7 @@ def test_a_retrain_while_people_read_and_rate(empty_store, monkeypatch):
 
     monkeypatch.setattr(backend, "set_many", polled(backend.set_many))
     monkeypatch.setattr(backend, "set", polled(backend.set))
-    second = services.recommender_train()
+    second = training.recommender_train()
     new_lists = {reader.pk: listed_movies(reader) for reader in readers}
 
     assert old_lists[changed.pk] != new_lists[changed.pk]
@@ -159,10 +162,10 @@ def test_a_retrain_while_people_read_and_rate(empty_store, monkeypatch):
 
 
 def test_a_failed_training_is_recorded_and_the_current_version_stays(trained, monkeypatch):
-    monkeypatch.setattr(services, "choose_algorithm", lambda **sizes: "svd")
+    monkeypatch.setattr(training, "choose_algorithm", lambda **sizes: "svd")
 
     with pytest.raises(KeyError):
-        services.recommender_train()
+        training.recommender_train()
 
     failed = ModelRun.objects.order_by("-id").first()
     assert failed.status == ModelRun.Status.FAILED

@@ -7,13 +7,16 @@ import pytest
 import scipy.sparse as sp
 from django.db import connection
 
-from catalog.importers import loader
-from catalog.importers.loader import movielens_import
-from catalog.synthetic import SyntheticSize, synthetic_dataset_write
-from recommender import services
-from recommender.algorithms import ALS, EASE, ItemKNN
+from datasets.synthetic import SyntheticSize, synthetic_dataset_write
+from importers import movielens_writers
+from importers.movielens import movielens_import
+from recommender import interactions_db
+from recommender.algorithms import ALS, EASE, ItemKNN, fit_hybrid
 from recommender.algorithms.base import CollaborativeRecommender
+from recommender.catalog_artifact import catalog_load
+from recommender.lists import UserRows, ranked_lists
 from recommender.ranking import NO_ITEM, diversify, explain, top_k
+from recommender.store import Reason
 from users.models import Rating
 
 
@@ -33,7 +36,7 @@ def schema_of(table: str) -> tuple[list, list]:
 def test_a_bulk_import_rebuilds_the_ratings_indexes_and_keys_exactly_as_they_were(
     postgres, movielens, tmp_path, monkeypatch, table_starts_empty
 ):
-    monkeypatch.setattr(loader, "BULK_REBUILD_ROWS", 1)
+    monkeypatch.setattr(movielens_writers, "BULK_REBUILD_ROWS", 1)
     synthetic_dataset_write(size=SyntheticSize(users=50, movies=300, ratings=3_000), out_dir=tmp_path, seed=9)
     table = Rating._meta.db_table
     before = schema_of(table)
@@ -71,11 +74,14 @@ def test_a_ratings_file_copy_cannot_read_falls_back_to_the_row_reader_and_its_li
 
 def test_the_copied_event_log_holds_exactly_what_the_orm_reads(postgres, movielens, monkeypatch):
     from_orm = np.concatenate(
-        [services._rows(queryset, services.EVENT) for queryset in services._event_querysets(user_id=None)]
+        [
+            interactions_db.record_array(queryset, interactions_db.EVENT)
+            for queryset in interactions_db._event_querysets(user_id=None)
+        ]
     )
     # Small parse steps: rows then straddle the chunks COPY writes.
-    monkeypatch.setattr(services, "COPY_PARSE_BYTES", 1_000)
-    copied = services._event_log_copied()
+    monkeypatch.setattr(interactions_db, "COPY_PARSE_BYTES", 1_000)
+    copied = interactions_db._event_log_copied()
     assert len(copied) == len(from_orm) > 100_000
 
     def in_order(events):
@@ -85,7 +91,7 @@ def test_the_copied_event_log_holds_exactly_what_the_orm_reads(postgres, moviele
 
 
 def test_the_event_parser_refuses_a_stream_without_its_trailer():
-    sink = services._CopiedEvents()
+    sink = interactions_db._CopiedEvents()
     sink.write(b"PGCOPY\n\xff\r\n\x00" + bytes(8))
     with pytest.raises(ValueError, match="trailer"):
         sink.events()
@@ -139,22 +145,22 @@ def test_diversify_picks_as_it_did_one_similarity_at_a_time():
 
 
 def test_ranked_lists_for_a_batch_match_the_lists_of_each_user_alone(postgres, movielens):
-    catalog, features = services._catalog_load()
-    events = services._event_log()
-    interactions = services._interactions(events, user_ids=None, item_ids=catalog.item_ids)
-    users = services.UserRows.of(
-        events, interactions, catalog.declared_genres(services._declared_genre_ids(interactions.user_ids))
+    catalog, features = catalog_load()
+    events = interactions_db.event_log()
+    interactions = interactions_db.interactions_from_events(events, user_ids=None, item_ids=catalog.item_ids)
+    users = UserRows.of(
+        events, interactions, catalog.declared_genres(interactions_db.declared_genre_ids(interactions.user_ids))
     )
-    model = services.fit_hybrid(
+    model = fit_hybrid(
         interactions=interactions, item_features=features, collaborative=EASE().fit(interactions.confidence)
     )
     rows = np.arange(0, 40)
-    together = services._ranked_lists(model, catalog, users[rows])
+    together = ranked_lists(model, catalog, users[rows])
     for row, entries in zip(rows, together, strict=True):
-        alone = services._ranked_lists(model, catalog, users[np.array([row])])[0]
+        alone = ranked_lists(model, catalog, users[np.array([row])])[0]
         np.testing.assert_array_equal(entries, alone)
     reasons = np.concatenate([entries["reason"] for entries in together])
-    assert np.isin(reasons, [services.Reason.RATED]).mean() > 0.9
+    assert np.isin(reasons, [Reason.RATED]).mean() > 0.9
 
 
 def test_scaled_to_best_divides_each_row_by_its_best_and_zeroes_what_cannot_count():

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog.importers import DatasetError
+from datasets import DatasetError
 from recommender.evaluation import markdown_table, run_evaluation, write_report
 
 

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from nexus.database import statement_timeout_lifted
 from recommender.models import ModelRun
-from recommender.services import NothingToTrainOn, recommender_train
+from recommender.training import NothingToTrainOn, recommender_train
 
 
 class Command(BaseCommand):

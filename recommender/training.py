@@ -1,0 +1,211 @@
+"""Training and the ``ModelRun`` lifecycle: the database's interactions → the models of
+``recommender.algorithms`` → ranked, explained lists in the score store (``recommender.store``) under a new
+version, then the switch.
+
+- ``recommender_train`` trains a new version end to end and switches readers to it (run by the ``train_model``
+  task and the ``train_recommender`` command; each run is recorded as a ``ModelRun``).
+- ``recommender_training_enqueue`` queues a run for the ``train_model`` task (by task name: nothing here imports
+  ``recommender.tasks``, which stands above); ``recommender_train_queued`` runs it, once a worker took it.
+"""
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import timedelta
+
+import numpy as np
+from celery import signature
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from recommender import store
+from recommender.algorithms import choose_algorithm, fit_hybrid, production_model
+from recommender.catalog_artifact import catalog_load
+from recommender.interactions_db import (
+    EVENT_SOURCES,
+    declared_genre_ids,
+    event_log,
+    has_positive,
+    interactions_from_events,
+)
+from recommender.lists import LIST_LENGTH, UserRows, every_users_lists, similar_lists, trending_lists
+from recommender.metrics import catalog_coverage
+from recommender.model_files import model_delete, model_save, models_prune
+from recommender.models import ModelRun
+from recommender.ranking import NO_ITEM
+from recommender.refresh import user_recommendations_refresh
+from recommender.store import Reason
+from users.models import User
+
+logger = logging.getLogger(__name__)
+
+TRAIN_TASK = "recommender.tasks.train_model"
+# Deliveries of a training task that may start it: a second worker death gives it up.
+MAX_TRAINING_ATTEMPTS = 2
+# Changes committed this long before a training read the database may still have been invisible to it.
+SNAPSHOT_MARGIN = timedelta(minutes=1)
+
+
+class NothingToTrainOn(Exception):
+    pass
+
+
+@contextmanager
+def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    timings[step] = round(time.perf_counter() - started, 3)
+
+
+def recommender_train(*, triggered_by: str = ModelRun.Trigger.COMMAND, run_id: int | None = None) -> ModelRun:
+    """Trains a new version on everything in the database and switches readers to it.
+
+    Steps (each timed in ``ModelRun.timings``): load interactions and item features with SQL into arrays;
+    fit the collaborative model ``choose_algorithm`` picks for the data's size and the hybrid around it; rank
+    the top ``LIST_LENGTH`` with reasons for every user with interactions, in batches; precompute every
+    movie's similar movies and the trending lists; save the model (for per-user refreshes); write everything
+    under the new version; switch. ``run_id`` is a run queued by ``recommender_training_enqueue``; without it
+    a run is created.
+    """
+    run = ModelRun.objects.create(triggered_by=triggered_by) if run_id is None else ModelRun.objects.get(pk=run_id)
+    run.started_at = timezone.now()
+    run.version = f"{run.started_at:%Y%m%d-%H%M%S}-{run.pk}"
+    run.status = ModelRun.Status.RUNNING
+    run.save(update_fields=["started_at", "version", "status"])
+    timings: dict[str, float] = {}
+    try:
+        with _timed(timings, "total"):
+            replaced = _train(run, timings)
+    except Exception as error:
+        logger.exception("Recommender training %s failed", run.version)
+        run.status, run.error, run.finished_at = (
+            ModelRun.Status.FAILED,
+            f"{type(error).__name__}: {error}",
+            timezone.now(),
+        )
+        run.timings = timings
+        run.save(update_fields=["status", "error", "finished_at", "timings"])
+        _unfinished_version_discard(run.version)
+        raise
+    run.status, run.timings, run.finished_at = ModelRun.Status.SUCCEEDED, timings, timezone.now()
+    run.save(update_fields=["status", "timings", "finished_at"])
+    logger.info("Recommender version %s is live (replaced %s) after %.1f s", run.version, replaced, timings["total"])
+    return run
+
+
+def _unfinished_version_discard(version: str) -> None:
+    """Removes what a failed training wrote, unless it had already gone live (then it stays, and serves)."""
+    with suppress(store.StoreUnavailable):
+        if store.current_version() != version:
+            store.version_discard(version=version)
+            model_delete(version)
+
+
+def _train(run: ModelRun, timings: dict[str, float]) -> str | None:
+    snapshot_at = timezone.now()
+    with _timed(timings, "load"):
+        catalog, features = catalog_load()
+        events = event_log()
+        if not has_positive(events):
+            raise NothingToTrainOn("no ratings, favorites or viewings yet: import MovieLens first")
+        interactions = interactions_from_events(events, user_ids=None, item_ids=catalog.item_ids)
+        users = UserRows.of(events, interactions, catalog.declared_genres(declared_genre_ids(interactions.user_ids)))
+    with _timed(timings, "fit"):
+        run.algorithm = choose_algorithm(
+            n_users=interactions.n_users,
+            n_items=interactions.n_items,
+            n_interactions=interactions.confidence.nnz,
+        )
+        collaborative = production_model(run.algorithm, n_interactions=interactions.confidence.nnz).fit(
+            interactions.confidence
+        )
+        model = fit_hybrid(interactions=interactions, item_features=features, collaborative=collaborative)
+    with _timed(timings, "recommend"):
+        user_lists = every_users_lists(model, catalog, users, interactions)
+    with _timed(timings, "similar"):
+        similar = similar_lists(model, catalog)
+    with _timed(timings, "trending"):
+        trending = trending_lists(model, catalog)
+    with _timed(timings, "save_model"):
+        model_save(run.version, model, catalog)
+    with _timed(timings, "write"):
+        store.version_write(
+            version=run.version,
+            user_lists=user_lists,
+            similar_movie_ids=catalog.item_ids,
+            similar=similar,
+            trending=trending,
+        )
+    with _timed(timings, "activate"):
+        replaced = store.activate(version=run.version)
+        models_prune(live=run.version)
+        caught_up = _changed_users_refresh(since=snapshot_at - SNAPSHOT_MARGIN)
+
+    run.parameters = model.state()[0]
+    run.n_users, run.n_items, run.n_interactions = interactions.n_users, interactions.n_items, len(events)
+    run.metrics = _list_metrics(user_lists, n_items=interactions.n_items, caught_up=caught_up)
+    run.save(update_fields=["algorithm", "parameters", "n_users", "n_items", "n_interactions", "metrics"])
+    return replaced
+
+
+def _list_metrics(user_lists: dict[int, np.ndarray], *, n_items: int, caught_up: int) -> dict[str, float | int]:
+    """What the lists look like: how much of the catalog they reach and how many reasons name a movie."""
+    if not user_lists:
+        return {"users_with_lists": 0, "refreshed_after_switch": caught_up}
+    padded = np.full((len(user_lists), LIST_LENGTH), NO_ITEM, dtype=np.int64)
+    for row, entries in enumerate(user_lists.values()):
+        padded[row, : len(entries)] = entries["movie"]
+    reasons = np.concatenate([entries["reason"] for entries in user_lists.values()])
+    return {
+        "users_with_lists": len(user_lists),
+        "catalog_coverage@10": round(catalog_coverage(padded, n_items, 10), 4),
+        f"catalog_coverage@{LIST_LENGTH}": round(catalog_coverage(padded, n_items, LIST_LENGTH), 4),
+        "reasons_naming_a_movie": round(
+            float(np.isin(reasons, [Reason.RATED, Reason.FAVORITED, Reason.WATCHED]).mean()), 4
+        ),
+        "refreshed_after_switch": caught_up,
+    }
+
+
+def _changed_users_refresh(*, since) -> int:
+    """Refreshes, in the new version, users whose library changed while it trained: their refreshes went to
+    the version it replaced. Returns how many."""
+    parts = [
+        model.objects.filter(**{f"{at}__gte": since}).order_by().values_list("user_id")
+        for _, model, _, at in EVENT_SOURCES
+    ]
+    user_ids = [user_id for (user_id,) in parts[0].union(*parts[1:])]
+    for user_id in user_ids:
+        user_recommendations_refresh(user_id=user_id)
+    return len(user_ids)
+
+
+def recommender_training_enqueue(*, triggered_by: str, requested_by: User | None = None) -> ModelRun:
+    """Queues a training (a ``queued`` run, picked up by the ``train_model`` task once this transaction
+    commits)."""
+    run = ModelRun.objects.create(triggered_by=triggered_by, requested_by=requested_by)
+    transaction.on_commit(lambda: signature(TRAIN_TASK, kwargs={"run_id": run.pk}).delay())
+    return run
+
+
+def recommender_train_queued(*, run_id: int) -> ModelRun:
+    """Runs the queued training ``run_id`` (the ``train_model`` task). Its message comes back when a worker dies
+    mid-way: a run found ``running`` starts over once, after discarding what the lost attempt wrote (the version
+    it served stays live meanwhile); one that died again is given up as failed, so that a training that kills
+    its worker (out of memory) cannot loop; one that had finished is not run again."""
+    run = ModelRun.objects.get(pk=run_id)
+    if run.status in (ModelRun.Status.SUCCEEDED, ModelRun.Status.FAILED):
+        logger.warning("Recommender training run %s was delivered again after it %s: not run again", run.pk, run.status)
+        return run
+    if run.status == ModelRun.Status.RUNNING:
+        logger.warning("Recommender training %s lost its worker (attempt %s)", run.version, run.attempts)
+        _unfinished_version_discard(run.version)
+        if run.attempts >= MAX_TRAINING_ATTEMPTS:
+            run.status, run.finished_at = ModelRun.Status.FAILED, timezone.now()
+            run.error = f"its worker died in each of {run.attempts} attempts (out of memory?)"
+            run.save(update_fields=["status", "finished_at", "error"])
+            return run
+    ModelRun.objects.filter(pk=run.pk).update(attempts=F("attempts") + 1)
+    return recommender_train(run_id=run.pk)
