@@ -1,16 +1,19 @@
 """Movie cards: every field of a movie with its genres, cached per movie under the catalog version, so that the
-short lists (recommendations, similar, trending, popular) are turned into movies without SQL on a warm cache.
+short lists (recommendations, similar, trending, popular) are turned into movies, and any movie's genres are
+read, without SQL on a warm cache.
 
-A card is read with one ``get_many`` for a whole list; the cards that are missing are loaded in one query (genres
-joined in) and written back with one ``set_many``. Cards are plain tuples of column values, keyed by the catalog
-version (``catalog.cache``), so any change of the catalog makes every card stale at once, and by the layout of
-the ``Movie`` table, so a deployment that adds a column never reads a card written before it. An unreachable
-cache only means that every card is loaded from the database.
+Cards are read by movie id, a whole list at a time (the API's loaders ask for every movie of a request pass at
+once): one ``get_many``; the cards that are missing are loaded in one query (genres joined in) and written back
+with one ``set_many``. Cards are stored as plain tuples of column values, keyed by the catalog version
+(``catalog.cache``), so any change of the catalog makes every card stale at once, and by the layout of the
+``Movie`` table, so a deployment that adds a column never reads a card written before it. An unreachable cache
+only means that every card is loaded from the database.
 """
 
 import logging
 import zlib
 from collections.abc import Iterable
+from functools import cached_property
 
 from django.core.cache import cache
 from django.db.models import QuerySet
@@ -27,13 +30,38 @@ _MOVIE_COLUMNS = tuple(field.attname for field in Movie._meta.concrete_fields)
 _GENRE_COLUMNS = ("id", "name", "slug")
 _LAYOUT = zlib.crc32(" ".join(_MOVIE_COLUMNS + _GENRE_COLUMNS).encode())
 
-# (column values in _MOVIE_COLUMNS order, ((genre id, name, slug), ...) by name)
-Card = tuple[tuple, tuple[tuple[int, str, str], ...]]
+# As cached: (column values in _MOVIE_COLUMNS order, ((genre id, name, slug), ...) by name)
+StoredCard = tuple[tuple, tuple[tuple[int, str, str], ...]]
 
 
-def movie_cards(movie_ids: Iterable[int]) -> dict[int, Movie]:
-    """The movies with these ids (missing ones are left out), by id, each with its genres: from the cache, and
-    for the cards not cached, from one database query."""
+class MovieCard:
+    """A movie and its genres (by name), each built from the cached card when first read: a caller that wants
+    only the genres builds no movie. ``movie.genres`` is not loaded: read ``genres``."""
+
+    def __init__(self, stored: StoredCard, genres_built: dict[int, Genre]):
+        self._stored = stored
+        # Shared by the cards read together, by genre id: each genre is built once for all of them.
+        self._genres_built = genres_built
+
+    @cached_property
+    def movie(self) -> Movie:
+        return Movie.from_db(Movie.objects.db, _MOVIE_COLUMNS, self._stored[0])
+
+    @cached_property
+    def genres(self) -> tuple[Genre, ...]:
+        built = self._genres_built
+        for row in self._stored[1]:
+            if row[0] not in built:
+                built[row[0]] = Genre.from_db(Genre.objects.db, _GENRE_COLUMNS, row)
+        return tuple(built[row[0]] for row in self._stored[1])
+
+    def in_genre(self, genre_id: int) -> bool:
+        return any(row[0] == genre_id for row in self._stored[1])
+
+
+def movie_cards(movie_ids: Iterable[int]) -> dict[int, MovieCard]:
+    """The cards of the movies with these ids (missing movies are left out), by id: from the cache, and for the
+    cards not cached, from one database query."""
     movie_ids = list(dict.fromkeys(movie_ids))
     if not movie_ids:
         return {}
@@ -48,30 +76,42 @@ def movie_cards(movie_ids: Iterable[int]) -> dict[int, Movie]:
             loaded = _cards_load(missing)
             cards.update(loaded)
             _cache_set_many({_card_key(version, movie_id): card for movie_id, card in loaded.items()})
-    return {movie_id: _movie(cards[movie_id]) for movie_id in movie_ids if movie_id in cards}
+    genres_built: dict[int, Genre] = {}
+    return {movie_id: MovieCard(cards[movie_id], genres_built) for movie_id in movie_ids if movie_id in cards}
 
 
-def in_order(cards: dict[int, Movie], movie_ids: Iterable[int], *, genre_id: int | None = None) -> list[Movie]:
-    """The movies of ``cards`` (see ``movie_cards``) with these ids, in this order, without repeats; with
+def cards_in_order(
+    cards: dict[int, MovieCard], movie_ids: Iterable[int], *, genre_id: int | None = None
+) -> list[MovieCard]:
+    """The cards of ``cards`` (see ``movie_cards``) with these ids, in this order, without repeats; with
     ``genre_id``, only those in that genre. Ids without a card (no such movie) are skipped."""
-    movies = [cards[movie_id] for movie_id in dict.fromkeys(movie_ids) if movie_id in cards]
-    if genre_id is None:
-        return movies
-    return [movie for movie in movies if any(genre.pk == genre_id for genre in movie.genres.all())]
+    picked = [cards[movie_id] for movie_id in dict.fromkeys(movie_ids) if movie_id in cards]
+    return [card for card in picked if genre_id is None or card.in_genre(genre_id)]
+
+
+def in_order(cards: dict[int, MovieCard], movie_ids: Iterable[int], *, genre_id: int | None = None) -> list[Movie]:
+    """The movies of ``cards_in_order``."""
+    return [card.movie for card in cards_in_order(cards, movie_ids, genre_id=genre_id)]
+
+
+def first_cards(queryset: QuerySet[Movie], *, limit: int) -> list[MovieCard]:
+    """The cards of the first ``limit`` movies of an ordered queryset: their ids from the database (one query),
+    the rest from their cards."""
+    movie_ids = list(queryset.prefetch_related(None).values_list("pk", flat=True)[:limit])
+    cards = movie_cards(movie_ids)
+    return [cards[movie_id] for movie_id in movie_ids if movie_id in cards]
 
 
 def movies_from_cards(queryset: QuerySet[Movie], *, limit: int) -> list[Movie]:
-    """The first ``limit`` movies of an ordered queryset: their ids from the database (one query), the movies from
-    their cards."""
-    movie_ids = list(queryset.prefetch_related(None).values_list("pk", flat=True)[:limit])
-    return in_order(movie_cards(movie_ids), movie_ids)
+    """The first ``limit`` movies of an ordered queryset, from their cards (see ``first_cards``)."""
+    return [card.movie for card in first_cards(queryset, limit=limit)]
 
 
 def _card_key(version: int, movie_id: int) -> str:
     return f"movie-card:{version}:{_LAYOUT:x}:{movie_id}"
 
 
-def _cards_load(movie_ids: list[int]) -> dict[int, Card]:
+def _cards_load(movie_ids: list[int]) -> dict[int, StoredCard]:
     """Cards of these movies from one query: one row per movie and genre (one row with no genre for a movie
     without any)."""
     rows = (
@@ -88,24 +128,11 @@ def _cards_load(movie_ids: list[int]) -> dict[int, Card]:
         genres.setdefault(movie_id, [])
         if row[width] is not None:
             genres[movie_id].append(row[width:])
-    # Genre's own order (by name), as movie.genres.all() would return them.
+    # Genre's own order (by name).
     return {
         movie_id: (values, tuple(sorted(genres[movie_id], key=lambda genre: genre[1])))
         for movie_id, values in columns.items()
     }
-
-
-def _movie(card: Card) -> Movie:
-    """A Movie instance from a card, its genres set as if prefetched (``movie.genres.all()`` runs no query)."""
-    values, genre_rows = card
-    database = Movie.objects.db
-    movie = Movie.from_db(database, _MOVIE_COLUMNS, values)
-    genres = movie.genres.all()
-    # What prefetch_related does with the genres it loaded.
-    genres._result_cache = [Genre.from_db(database, _GENRE_COLUMNS, genre) for genre in genre_rows]
-    genres._prefetch_done = True
-    movie._prefetched_objects_cache = {"genres": genres}
-    return movie
 
 
 def _cache_get_many(keys: list[str]) -> dict:
@@ -116,7 +143,7 @@ def _cache_get_many(keys: list[str]) -> dict:
         return {}
 
 
-def _cache_set_many(cards: dict[str, Card]) -> None:
+def _cache_set_many(cards: dict[str, StoredCard]) -> None:
     try:
         cache.set_many(cards, timeout=CARD_TIMEOUT)
     except Exception:  # noqa: BLE001 - the next request loads them again

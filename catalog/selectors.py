@@ -1,5 +1,6 @@
 """Catalog read operations: every query the API runs for movies and genres starts here."""
 
+from collections.abc import Iterable
 from enum import Enum
 
 from django.contrib.postgres.search import (
@@ -30,11 +31,6 @@ class MovieOrderField(Enum):
     YEAR = "year"
 
 
-def movie_queryset() -> QuerySet[Movie]:
-    """Movies with what every movie card shows fetched up front (genres in one extra query per page)."""
-    return Movie.objects.prefetch_related("genres")
-
-
 def movie_get(
     *,
     pk: int | None = None,
@@ -58,7 +54,7 @@ def movie_get(
     if imdb_id is not None:
         given = {"imdb_id": normalize_imdb_id(imdb_id)}
     # TMDb occasionally links two MovieLens entries to one id: the more popular one wins.
-    return movie_queryset().filter(**given).order_by("-popularity", "id").first()
+    return Movie.objects.filter(**given).order_by("-popularity", "id").first()
 
 
 def normalize_imdb_id(value: str) -> str:
@@ -75,8 +71,9 @@ def movie_list(
     order: MovieOrderField | None = None,
     descending: bool = True,
 ) -> QuerySet[Movie]:
-    """Filtered, searched and ordered movies. With a search and no explicit order, the best matches come first."""
-    filterset = MovieFilter(data=filters or {}, queryset=movie_queryset())
+    """Filtered, searched and ordered movies. With a search and no explicit order, the best matches come first.
+    Their genres are not fetched: the API reads them, for a whole page at once, from the movies' cards."""
+    filterset = MovieFilter(data=filters or {}, queryset=Movie.objects.all())
     if not filterset.is_valid():
         raise ValidationError(filterset.errors)
     queryset = filterset.qs
@@ -131,13 +128,14 @@ def genre_list() -> QuerySet[Genre]:
     return Genre.objects.annotate(movie_count=Count("movies")).order_by("name")
 
 
-def genre_movie_counts() -> dict[int, int]:
-    return dict(Genre.objects.annotate(n=Count("movies")).values_list("pk", "n"))
+def genre_movie_counts(*, genre_ids: Iterable[int]) -> dict[int, int]:
+    """How many movies each of these genres has, by genre id (one query)."""
+    return dict(Genre.objects.filter(pk__in=list(genre_ids)).annotate(n=Count("movies")).values_list("pk", "n"))
 
 
 def popular_movies(*, genre: str | None = None) -> QuerySet[Movie]:
     """Movies by popularity (how many people rated them, weighted by how well they liked them)."""
-    queryset = movie_queryset()
+    queryset = Movie.objects.all()
     if genre:
         queryset = queryset.filter(genres__in=genre_ids([genre], field="genre"))
     return queryset.order_by("-popularity", "id")

@@ -1,29 +1,48 @@
 """Read operations on accounts and libraries. Every list a user sees of their own library starts here."""
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
+from catalog.models import Movie
 from users.models import Favorite, Rating, User, WatchEvent, WatchlistItem
 
 
 @dataclass(frozen=True)
-class UserLibrary:
-    """Which movies a user rated (and how), favorited and keeps on their watchlist, by movie id."""
+class LibraryState:
+    """How a user's library holds one movie: their rating of it, and whether it is a favorite and on their
+    watchlist."""
 
-    scores: dict[int, Decimal] = field(default_factory=dict)
-    favorite_ids: frozenset[int] = frozenset()
-    watchlist_ids: frozenset[int] = frozenset()
+    score: Decimal | None = None
+    favorite: bool = False
+    in_watchlist: bool = False
 
 
-def user_library(*, user: User) -> UserLibrary:
-    """The user's library as movie-id lookups: three queries, however many movies a page shows."""
-    return UserLibrary(
-        scores=dict(Rating.objects.filter(user=user).values_list("movie_id", "score")),
-        favorite_ids=frozenset(Favorite.objects.filter(user=user).values_list("movie_id", flat=True)),
-        watchlist_ids=frozenset(WatchlistItem.objects.filter(user=user).values_list("movie_id", flat=True)),
+NOT_IN_LIBRARY = LibraryState()
+
+
+def library_states(*, user: User, movie_ids: Iterable[int]) -> dict[int, LibraryState]:
+    """How the user's library holds each of these movies, by movie id; movies it does not hold are left out.
+    One query over just these movies (by the library's (user, movie) indexes), however large the library."""
+    mine = {"user": user, "movie": OuterRef("pk")}
+    rows = (
+        Movie.objects.filter(pk__in=list(movie_ids))
+        .order_by()
+        .values_list(
+            "pk",
+            Subquery(Rating.objects.filter(**mine).values("score")[:1]),
+            Exists(Favorite.objects.filter(**mine)),
+            Exists(WatchlistItem.objects.filter(**mine)),
+        )
     )
+    states = {}
+    for movie_id, score, favorite, in_watchlist in rows:
+        state = LibraryState(score, favorite, in_watchlist)
+        if state != NOT_IN_LIBRARY:
+            states[movie_id] = state
+    return states
 
 
 def user_get(*, pk: int) -> User | None:
@@ -51,5 +70,5 @@ def user_history(*, user: User) -> QuerySet[WatchEvent]:
 
 
 def _with_movies(queryset: QuerySet) -> QuerySet:
-    """Each row's movie and its genres come with the page: two queries, however long the page."""
-    return queryset.select_related("movie").prefetch_related("movie__genres")
+    """Each row's movie comes with the page, in the same query (the API loads their genres for the whole page)."""
+    return queryset.select_related("movie")

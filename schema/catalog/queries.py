@@ -6,7 +6,6 @@ from catalog.cards import movies_from_cards
 from schema.catalog.types import GenreType, MovieConnection, MovieOrder, MovieType, OrderDirection
 from schema.core.errors import bad_input
 from schema.core.ids import parse_global_id
-from schema.core.loaders import rows_listed
 from schema.core.pagination import SHORT_LIST_DEFAULT, SHORT_LIST_MAX, connection_args, paginate, short_list_size
 
 
@@ -75,7 +74,6 @@ class CatalogQueries(graphene.ObjectType):
             page = paginate(movies, MovieConnection, first=first, after=after, last=last, before=before)
         except ValidationError as exc:
             raise bad_input(validation_message(exc)) from None
-        rows_listed(info, (edge.node for edge in page.edges))
         return page
 
     @staticmethod
@@ -89,5 +87,4 @@ class CatalogQueries(graphene.ObjectType):
             movies = movies_from_cards(selectors.popular_movies(genre=genre), limit=size)
         except ValidationError as exc:
             raise bad_input(validation_message(exc)) from None
-        rows_listed(info, movies)
         return movies

@@ -5,10 +5,9 @@ from graphene_django import DjangoObjectType
 
 from catalog import selectors
 from catalog.models import Genre, Movie
-from recommender.selectors import similar_movies_many
-from schema.core.loaders import batch_load, request_memo, rows_listed
+from schema.catalog.loaders import genre_movie_counts, movie_genres, similar_movies, viewer_library_state
+from schema.core.deferred import then
 from schema.core.pagination import CountableConnection, short_list_size
-from schema.users.loaders import viewer_library
 
 
 class GenreType(DjangoObjectType):
@@ -28,7 +27,7 @@ class GenreType(DjangoObjectType):
         annotated = getattr(genre, "movie_count", None)
         if annotated is not None:
             return annotated
-        return request_memo(info, "genre_movie_counts", selectors.genre_movie_counts).get(genre.pk, 0)
+        return genre_movie_counts(info).load(genre.pk)
 
 
 class MovieType(DjangoObjectType):
@@ -89,10 +88,6 @@ class MovieType(DjangoObjectType):
             "popularity",
         )
 
-    @classmethod
-    def get_queryset(cls, queryset, info):
-        return queryset.prefetch_related("genres")
-
     @staticmethod
     def resolve_imdb_id(movie, info):
         return movie.imdb_id or None
@@ -105,34 +100,32 @@ class MovieType(DjangoObjectType):
     def resolve_poster_url(movie, info):
         return f"{settings.TMDB_IMAGE_BASE_URL}{movie.poster_path}" if movie.poster_path else None
 
+    # Per-movie loads go through the request's loaders (schema/catalog/loaders.py): batched over every movie of
+    # the request, whichever list it is in.
+
     @staticmethod
     def resolve_genres(movie, info):
-        return movie.genres.all()
+        return movie_genres(info).load(movie.pk)
 
     @staticmethod
     def resolve_my_rating(movie, info):
-        score = viewer_library(info).scores.get(movie.pk)
-        return float(score) if score is not None else None
+        return then(viewer_library_state(info, movie.pk), lambda state: _float_or_none(state.score))
 
     @staticmethod
     def resolve_is_favorite(movie, info):
-        return movie.pk in viewer_library(info).favorite_ids
+        return then(viewer_library_state(info, movie.pk), lambda state: state.favorite)
 
     @staticmethod
     def resolve_in_watchlist(movie, info):
-        return movie.pk in viewer_library(info).watchlist_ids
+        return then(viewer_library_state(info, movie.pk), lambda state: state.in_watchlist)
 
     @staticmethod
     def resolve_similar(movie, info, first=None):
-        size = short_list_size(first)
+        return similar_movies(info, short_list_size(first)).load(movie.pk)
 
-        def load(movies):
-            similar = similar_movies_many(movies=movies, first=size)
-            # Their own ``similar``, when asked for, is loaded for all of them at once in turn.
-            rows_listed(info, (listed for movies_like in similar.values() for listed in movies_like))
-            return similar
 
-        return batch_load(info, ("similar", size), movie, load)
+def _float_or_none(value):
+    return float(value) if value is not None else None
 
 
 class MovieConnection(CountableConnection):

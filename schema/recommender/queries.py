@@ -6,7 +6,7 @@ from schema.catalog.queries import validation_message
 from schema.catalog.types import MovieType
 from schema.core.auth import viewer
 from schema.core.errors import bad_input
-from schema.core.loaders import request_memo, rows_listed
+from schema.core.loaders import request_memo
 from schema.core.pagination import SHORT_LIST_DEFAULT, SHORT_LIST_MAX, short_list_size
 from schema.recommender.auth import require_staff
 from schema.recommender.types import RecommendationType, RecommenderStatusType
@@ -50,7 +50,6 @@ class RecommenderQueries(graphene.ObjectType):
             recommendations = selectors.recommendation_list(user=user, first=size, genre=genre, seen_movie_ids=seen)
         except ValidationError as exc:
             raise bad_input(validation_message(exc)) from None
-        rows_listed(info, (recommendation.movie for recommendation in recommendations))
         return recommendations
 
     @staticmethod
@@ -60,7 +59,6 @@ class RecommenderQueries(graphene.ObjectType):
             movies = selectors.trending_movies(first=size, genre=genre)
         except ValidationError as exc:
             raise bad_input(validation_message(exc)) from None
-        rows_listed(info, movies)
         return movies
 
     @staticmethod

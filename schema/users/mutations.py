@@ -3,12 +3,12 @@ from django.core.exceptions import ValidationError
 
 from catalog.models import Movie
 from catalog.selectors import movie_get
+from schema.catalog.loaders import viewer_library_forget
 from schema.catalog.types import MovieType
 from schema.core.ids import parse_global_id
 from schema.core.mutations import BaseMutation
 from schema.core.scalars import DateTime
 from schema.users import auth
-from schema.users.loaders import forget_viewer_library
 from schema.users.types import RatingType, UserType, WatchEventType
 from users import services
 
@@ -129,7 +129,7 @@ class LibraryMutation(BaseMutation):
     @classmethod
     def mutate(cls, root, info, **arguments):
         payload = super().mutate(root, info, **arguments)
-        forget_viewer_library(info)
+        viewer_library_forget(info)
         return payload
 
 

@@ -4,7 +4,6 @@ from graphene_django import DjangoObjectType
 from schema.catalog.types import GenreType, MovieType
 from schema.core.auth import viewer
 from schema.core.errors import permission_denied
-from schema.core.loaders import rows_listed
 from schema.core.pagination import CountableConnection, connection_args, paginate
 from schema.core.scalars import DateTime
 from users import selectors
@@ -109,23 +108,21 @@ class UserType(DjangoObjectType):
 
     @staticmethod
     def resolve_ratings(user, info, **page):
-        return _movies_listed(info, paginate(selectors.user_ratings(user=_own(user, info)), RatingConnection, **page))
+        return paginate(selectors.user_ratings(user=_own(user, info)), RatingConnection, **page)
 
     @staticmethod
     def resolve_favorites(user, info, **page):
         favorites = selectors.user_favorites(user=_own(user, info))
-        return _movies_listed(info, paginate(favorites, LibraryMovieConnection, **page, edge_fields=_list_edge))
+        return paginate(favorites, LibraryMovieConnection, **page, edge_fields=_list_edge)
 
     @staticmethod
     def resolve_watchlist(user, info, **page):
         watchlist = selectors.user_watchlist(user=_own(user, info))
-        return _movies_listed(info, paginate(watchlist, LibraryMovieConnection, **page, edge_fields=_list_edge))
+        return paginate(watchlist, LibraryMovieConnection, **page, edge_fields=_list_edge)
 
     @staticmethod
     def resolve_history(user, info, **page):
-        return _movies_listed(
-            info, paginate(selectors.user_history(user=_own(user, info)), WatchEventConnection, **page)
-        )
+        return paginate(selectors.user_history(user=_own(user, info)), WatchEventConnection, **page)
 
 
 def _own(user: User, info) -> User:
@@ -135,12 +132,6 @@ def _own(user: User, info) -> User:
     if caller is None or caller.pk != user.pk:
         raise permission_denied("You can only see your own account.")
     return user
-
-
-def _movies_listed(info, page: CountableConnection) -> CountableConnection:
-    """Announce the page's movies (the nodes, or the ratings' and viewings' movies) for per-movie batching."""
-    rows_listed(info, (getattr(edge.node, "movie", edge.node) for edge in page.edges))
-    return page
 
 
 def _list_edge(entry) -> dict:

@@ -15,6 +15,7 @@ from tests.users.factories import (
     PASSWORD,
     assert_statistics_exact,
     movie_global_id,
+    person_create,
 )
 from users.models import Favorite, HiddenMovie, Rating, User, WatchEvent, WatchlistItem
 
@@ -290,3 +291,25 @@ def test_pages_of_5_and_50_cost_the_same_number_of_queries(gql, heavy_user, name
         counts[first] = len(queries.captured_queries)
     print(f"{name}: {counts[5]} queries for 5 rows, {counts[50]} for 50")  # noqa: T201 - shown with -s
     assert counts[5] == counts[50] <= 8
+
+
+def test_a_batch_sees_the_library_as_each_mutation_before_it_left_it(client, movielens, settings):
+    """The operations of a batch share the request's loaders: a library mutation makes the viewer's state of
+    movies load again for the operations after it."""
+    settings.NEXUS_RESPONSE_CACHE_SECONDS = 0
+    ada = person_create("ada")
+    toy_story = movie_global_id(movie(1))
+    ask = {"query": "query($m: Int!) { movie(movielensId: $m) { isFavorite } }", "variables": {"m": 1}}
+    add = {"query": list_mutation("addFavorite"), "variables": {"movie": toy_story}}
+    response = client.post(
+        "/graphql",
+        data=json.dumps([ask, add, ask]),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {get_token(ada)}",
+    )
+    answers = response.json()
+    assert [answer["data"] for answer in (answers[0], answers[2])] == [
+        {"movie": {"isFavorite": False}},
+        {"movie": {"isFavorite": True}},
+    ]
+    assert answers[1]["data"]["addFavorite"]["movie"]["isFavorite"] is True
