@@ -17,10 +17,9 @@ def _env_int(name: str, default: int) -> int:
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{_env_int('PORT', 8000)}"  # noqa: S104 - a container's port
 # Processes × threads = requests served at once. A Nexus request is CPU work between sub-millisecond calls to
 # Redis and PostgreSQL, and one process runs one Python thread at a time: threads in a process only take turns
-# holding its interpreter lock. bench/run with 4 threads per process against 1 (docs/benchmarks.md): the plain ORM
-# view fell from 207 to 86 requests/s (p99 65 → 270 ms), cached answers from 601 to 549 (p99 21 → 30 ms); only
-# rateMovie, which waits on the database, gained (53 → 66). So by default one thread per process, gunicorn's sync
-# worker, about two processes per core. Sync workers expect a buffering proxy in front (docker-compose's `proxy`):
+# holding its interpreter lock. `bench/run --threads 4` against 1 made every read slower and only database-bound
+# writes faster (docs/benchmarks.md, "Sync workers, not threads"). So by default one thread per process, gunicorn's
+# sync worker, about two processes per core. Sync workers expect a buffering proxy in front (docker-compose's `proxy`):
 # slow clients then hold the proxy's connections, not a worker.
 workers = _env_int("WEB_CONCURRENCY", 2)
 threads = _env_int("GUNICORN_THREADS", 1)

@@ -39,6 +39,7 @@ from psycopg2 import sql
 
 from bench import BASELINE_PATH, report
 from bench.loadgen import LoadError, LoadResult, Scenario, child_pids, rate_body_template, run_scenario, wrk_path
+from bench.processes import process_stop
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -175,13 +176,7 @@ def background(command: list[str], *, env: dict[str, str], log_path: Path) -> It
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        process_stop(process, timeout=30)
 
 
 def manage(env: dict[str, str], *arguments: str, log_path: Path) -> None:

@@ -2,7 +2,6 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import Count, F
 
-from catalog.cache import CATALOG_VERSION_KEY
 from catalog.models import Genre, Keyword, Movie, Tag
 from nexus.versions import VersionsBumpedOnChange
 
@@ -33,17 +32,8 @@ class DecadeListFilter(admin.SimpleListFilter):
         return queryset.filter(year__gte=first_year, year__lt=first_year + 10)
 
 
-class CatalogVersionBumpedOnChange(VersionsBumpedOnChange):
-    """Movies and genres are what catalog queries return: an edit or deletion here bumps the catalog version
-    once it commits (after the genres of a movie form are saved too), so no cached response or movie card
-    shows the old data."""
-
-    def version_keys(self, objects) -> set[str]:
-        return {CATALOG_VERSION_KEY}
-
-
 @admin.register(Movie)
-class MovieAdmin(CatalogVersionBumpedOnChange, admin.ModelAdmin):
+class MovieAdmin(VersionsBumpedOnChange, admin.ModelAdmin):
     list_display = ("title", "year", "genre_names", "rating_count", "mean_rating", "popularity_score")
     list_filter = ("genres", DecadeListFilter, "original_language")
     # Words match titles; a number or an IMDb id matches the movie's MovieLens, TMDb or IMDb id.
@@ -51,7 +41,7 @@ class MovieAdmin(CatalogVersionBumpedOnChange, admin.ModelAdmin):
     search_help_text = "Title words, or a MovieLens, TMDb or IMDb id."
     filter_horizontal = ("genres",)
     autocomplete_fields = ("keywords",)
-    # Kept exact by catalog.services.movie_stats_refresh from the ratings: an edit here would be overwritten.
+    # Kept exact by users.statistics.movie_stats_refresh from the ratings: an edit here would be overwritten.
     readonly_fields = ("rating_count", "rating_mean", "bayesian_rating", "popularity")
     fieldsets = (
         (None, {"fields": ("title", "movielens_title", "year", "release_date", "genres")}),
@@ -102,7 +92,7 @@ class MovieCountColumn:
 
 
 @admin.register(Genre)
-class GenreAdmin(CatalogVersionBumpedOnChange, MovieCountColumn, admin.ModelAdmin):
+class GenreAdmin(VersionsBumpedOnChange, MovieCountColumn, admin.ModelAdmin):
     list_display = ("name", "slug", "movie_count")
     search_fields = ("name",)
     prepopulated_fields = {"slug": ("name",)}

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class CatalogConfig(AppConfig):
     name = "catalog"
     verbose_name = "Movie catalog"
+
+    def ready(self):
+        from catalog.cache import CATALOG_VERSION_KEY, catalog_rows_declare, catalog_version
+        from nexus.versions import shared_version_register
+
+        # Every cached answer may show movies: the catalog's version keys them all.
+        shared_version_register("catalog", catalog_version, key=CATALOG_VERSION_KEY)
+        catalog_rows_declare()

@@ -1,12 +1,12 @@
 """The catalog's data version (``nexus.versions``), that every cached catalog response and movie card
 (catalog/cards.py) is keyed by.
 
-Anything that changes what catalog queries return bumps it once its transaction commits: rating statistics that
-changed (``movie_stats_refresh``), every MovieLens import (once, changed or not), a TMDb import that changed
-movies, and admin edits of movies and genres.
+Anything that changes what catalog queries return bumps it once its transaction commits, by saying which catalog
+rows it changed (``nexus.versions.rows_changed``): rating statistics that changed (``movie_stats_refresh``), every
+MovieLens import, a TMDb import that changed movies, and admin edits of movies and genres.
 """
 
-from nexus.versions import recently_read, version_bump, version_bump_now, versions_get
+from nexus.versions import recently_read, rows_shown_by, version_bump, version_bump_now, versions_get
 
 CATALOG_VERSION_KEY = "catalog:version"
 
@@ -30,3 +30,13 @@ def catalog_version_bump() -> None:
 def catalog_version_bump_now() -> None:
     """Bump the version at once: what ``catalog_version_bump`` runs when the transaction commits."""
     version_bump_now(CATALOG_VERSION_KEY)
+
+
+def catalog_rows_declare() -> None:
+    """Every catalog row may show in any cached answer (lists, cards, similar movies): all key on one version.
+    Tags are not in the API (they feed the recommender's content features): no cached answer shows them."""
+    from catalog.models import Genre, Keyword, Movie, Tag
+
+    for model in (Movie, Genre, Keyword, Movie.genres.through, Movie.keywords.through):
+        rows_shown_by(model, lambda rows: {CATALOG_VERSION_KEY})
+    rows_shown_by(Tag, None)

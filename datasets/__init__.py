@@ -1,4 +1,5 @@
-"""Importers of public movie datasets (MovieLens releases, TMDb metadata) into the catalog."""
+"""Public movie datasets as files: MovieLens releases in every layout (read, downloaded, or generated at any size).
+Pure readers and writers of files: nothing here touches the database; ``importers`` loads what they read."""
 
 
 class DatasetError(Exception):

@@ -14,10 +14,10 @@ from typing import TypeVar
 
 from django.db import connection, transaction
 
-from catalog.cache import catalog_version_bump
-from catalog.importers import DatasetError
-from catalog.importers.loader import copy_to_staging, m2m_links_replace
 from catalog.models import Keyword, Movie
+from datasets import DatasetError
+from importers.bulk import copy_to_staging, m2m_links_replace
+from nexus.versions import rows_changed
 
 TMDB_COLUMNS = (
     "id",
@@ -161,7 +161,7 @@ def tmdb_import(*, path: str | Path) -> TmdbImportSummary:
     changed = [movie for row, movie in matched if _movie_update(movie, row.movie_fields())]
     _movies_save_tmdb_fields(changed)
     if changed:  # keywords are not shown by catalog queries: only changed movies bump the catalog version
-        catalog_version_bump()
+        rows_changed(Movie)
 
     keyword_names = {name for row, _ in matched for name in row.keywords}
     Keyword.objects.bulk_create([Keyword(name=name) for name in sorted(keyword_names)], ignore_conflicts=True)

@@ -1,14 +1,19 @@
-"""The request id: one id per HTTP request, on every log line written while serving it, in the response's
+"""What the kernel knows of the HTTP request being served: its id and its client's address.
+
+The request id: one id per HTTP request, on every log line written while serving it, in the response's
 ``X-Request-ID`` header and in the Celery tasks the request starts, so that one request can be followed from
-the web process into the workers.
+the web process into the workers. The client address (``client_address``) is what rate limits and login
+throttles count by.
 """
 
 import contextvars
+import ipaddress
 import logging
 import re
 import uuid
 
 from celery.signals import before_task_publish, task_prerun
+from django.conf import settings
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # The name under which the id travels in a task message's headers.
@@ -70,3 +75,30 @@ def _bind_task_request_id(task=None, **kwargs):
     # each task it runs, None included, so that a task from outside any request never logs an earlier one's.
     if not task.request.is_eager:
         request_id_var.set(getattr(task.request, TASK_HEADER, None))
+
+
+def client_address(request) -> str | None:
+    """The address of the client that sent ``request``, for counting its attempts and requests.
+
+    ``REMOTE_ADDR`` unless ``NEXUS_TRUSTED_PROXIES`` = N reverse proxies stand in front of Nexus: each appends the
+    address it received the request from to X-Forwarded-For, so the client is the N-th entry from the right.
+    Entries further left are whatever the client chose to send, and are never trusted.
+    """
+    address = request.META.get("REMOTE_ADDR") or None
+    hops = settings.NEXUS_TRUSTED_PROXIES
+    if hops > 0:
+        forwarded = [entry.strip() for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [entry for entry in forwarded if entry]
+        if len(forwarded) >= hops:
+            address = forwarded[-hops]
+    return _valid_address(address)
+
+
+def _valid_address(address: str | None) -> str | None:
+    # A proxy may be misconfigured or a header forged into junk: such a value must not become a cache key.
+    if not address:
+        return None
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None

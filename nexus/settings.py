@@ -60,9 +60,10 @@ INSTALLED_APPS = [
     "django_filters",
     "graphene_django",
     "graphql_jwt.refresh_token.apps.RefreshTokenConfig",
-    "users",
     "catalog",
+    "users",
     "recommender",
+    "importers",
     "schema",
 ]
 

@@ -85,13 +85,44 @@ def forget_recent(name: str) -> None:
     _recent.pop(name, None)
 
 
+# --- Which rows invalidate which versions: one table, filled by the domains ---------------------------------------
+# Each app declares, in its AppConfig.ready, for every model of its own: which versions key the cached answers
+# that show its rows (or that none does). Write paths never name a version: they say which rows they changed
+# (``rows_changed``), and tests/test_invalidation.py checks that every write path does, for every model it writes.
+
+_row_versions: dict[type, Callable[[Iterable], set[str]] | None] = {}
+
+
+def rows_shown_by(model: type, version_keys: Callable[[Iterable], set[str]] | None) -> None:
+    """Declare the versions that key cached answers showing rows of ``model``: ``version_keys(rows)`` (rows may be
+    empty: "some rows"); None when no cached answer shows them."""
+    _row_versions[model] = version_keys
+
+
+def row_versions() -> dict[type, Callable[[Iterable], set[str]] | None]:
+    """The whole table: every declared model."""
+    return dict(_row_versions)
+
+
+def version_keys_for(model: type, rows: Iterable = ()) -> set[str]:
+    keys_for = _row_versions[model]  # an undeclared model is a mistake: fail loudly
+    return keys_for(list(rows)) if keys_for is not None else set()
+
+
+def rows_changed(model: type, rows: Iterable = ()) -> None:
+    """Rows of ``model`` were written (``rows`` empty: some, or all): once the current transaction commits, bump
+    every version that keys cached answers showing them."""
+    for key in sorted(version_keys_for(model, rows)):
+        version_bump(key)
+
+
 class VersionsBumpedOnChange:
-    """Admin mixin: what staff save or delete bumps, once committed, the versions that cached readers of those
-    objects are keyed by (``version_keys``, read before a deletion clears primary keys). Admins that delete through
-    a service read the keys first and call ``versions_bump`` themselves."""
+    """Admin mixin: what staff save or delete bumps, once committed, the versions its model declared
+    (``rows_changed``; keys read before a deletion clears primary keys). Admins that delete through a service read
+    the keys first and call ``versions_bump`` themselves."""
 
     def version_keys(self, objects: Iterable) -> set[str]:
-        raise NotImplementedError
+        return version_keys_for(self.model, objects)
 
     @staticmethod
     def versions_bump(keys: Iterable[str]) -> None:
@@ -111,3 +142,55 @@ class VersionsBumpedOnChange:
         keys = self.version_keys(queryset)
         super().delete_queryset(request, queryset)
         self.versions_bump(keys)
+
+
+# --- What cached answers depend on: declared by the domains, asked by the response cache ---------------------------
+# Each app declares, in its AppConfig.ready, the versions its answers depend on; the GraphQL pipeline
+# (schema/core/response_cache.py) keys cached answers by them without knowing any domain.
+
+_shared_versions: dict[str, Callable[[], object]] = {}
+_shared_version_keys: set[str] = set()
+_viewer_version_key: Callable[[str], str] | None = None
+
+
+def shared_version_register(name: str, read: Callable[[], object], *, key: str | None = None) -> None:
+    """Answers for everyone depend on ``read()`` (a version, "" when there is none yet, None when it cannot be
+    read): the catalog's data version (a counter under ``key``), the recommender's live model."""
+    _shared_versions[name] = read
+    if key is not None:
+        _shared_version_keys.add(key)
+
+
+def keys_of_every_answer() -> set[str]:
+    """The counters that key every cached answer: bumping one invalidates them all."""
+    return set(_shared_version_keys)
+
+
+def viewer_version_register(key_for: Callable[[str], str]) -> None:
+    """A signed-in viewer's answers also depend on their own data version, kept under ``key_for(viewer_id)``."""
+    global _viewer_version_key
+    _viewer_version_key = key_for
+
+
+def shared_versions() -> list[object] | None:
+    """Every shared version, in registration order; None when one cannot be read (nothing may be keyed then)."""
+    values = [read() for read in _shared_versions.values()]
+    return None if None in values else values
+
+
+def viewer_version(viewer_id: str) -> int | None:
+    """The viewer's data version (always read afresh: users see their own changes at once), or None."""
+    if _viewer_version_key is None:
+        return 0
+    versions = versions_get([_viewer_version_key(viewer_id)])
+    return versions[0] if versions is not None else None
+
+
+def viewer_version_bump_now(viewer_id: str) -> None:
+    if _viewer_version_key is not None:
+        version_bump_now(_viewer_version_key(viewer_id))
+
+
+def viewer_version_bump(viewer_id: str) -> None:
+    if _viewer_version_key is not None:
+        version_bump(_viewer_version_key(viewer_id))

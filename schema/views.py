@@ -42,10 +42,10 @@ from graphql_jwt.exceptions import PermissionDenied as JSONWebTokenPermissionDen
 from graphql_jwt.settings import jwt_settings
 
 from nexus import metrics
+from nexus.versions import viewer_version_bump, viewer_version_bump_now
 from schema.core import documents, limits, persisted, ratelimit, response_cache
 from schema.core.auth import request_identity
 from schema.core.execution import IdentityExecutionContext
-from users.cache import user_data_version_bump, user_data_version_bump_now
 
 logger = logging.getLogger("nexus.graphql")
 
@@ -314,9 +314,9 @@ class NexusGraphQLView(GraphQLView):
         if node.operation == OperationType.MUTATION and identity.subject is not None:
             # Whatever a mutation changed, the caller's own cached answers may show it. Its transaction has
             # committed by now; when the whole request runs inside one (as in tests), bump again once that commits.
-            user_data_version_bump_now(user_id=identity.subject)
+            viewer_version_bump_now(identity.subject)
             if transaction.get_connection().in_atomic_block:
-                user_data_version_bump(user_id=identity.subject)
+                viewer_version_bump(identity.subject)
         self.record(operation, errors=result.errors)
         if result.errors:
             set_rollback()

@@ -14,6 +14,8 @@ import dj_database_url
 import psycopg2
 from psycopg2 import sql
 
+from bench.processes import process_stop
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 # Finds this environment's gunicorn and celery first, as the image's PATH finds its own.
@@ -41,12 +43,7 @@ def running(command: list[str], *, env: dict[str, str], log_path: Path):
         try:
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            process_stop(process)
 
 
 class _KeepRedirects(urllib.request.HTTPRedirectHandler):

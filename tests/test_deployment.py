@@ -22,7 +22,7 @@ import yaml
 from tests.servers import PROJECT_DIR, PYTHON
 
 NEXUS_ROLES = ("init", "web", "worker", "beat")
-PROJECT_PACKAGES = ("nexus", "catalog", "users", "recommender", "schema")
+PROJECT_PACKAGES = ("nexus", "datasets", "catalog", "users", "recommender", "importers", "schema")
 SERVICES = ("postgres", "redis", "redis-cache", "rabbitmq")
 # Read by the settings, set by the test suite only.
 TEST_ONLY_SETTINGS = {"NEXUS_TEST_DATABASE_NAME"}

@@ -3,9 +3,9 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
 
+from nexus.request_context import client_address
 from nexus.versions import VersionsBumpedOnChange
-from users import services, throttling
-from users.cache import user_data_version_key
+from users import services
 from users.models import Favorite, HiddenMovie, Rating, User, WatchEvent, WatchlistItem
 
 
@@ -18,7 +18,7 @@ class AdminLoginForm(AdminAuthenticationForm):
         if username is not None and password:
             try:
                 self.user_cache = services.user_login(
-                    username=username, password=password, client_address=throttling.client_address(self.request)
+                    username=username, password=password, client_address=client_address(self.request)
                 )
             except ValidationError as exc:
                 if getattr(exc, "code", None) == "invalid_credentials":
@@ -31,17 +31,8 @@ class AdminLoginForm(AdminAuthenticationForm):
 admin.site.login_form = AdminLoginForm
 
 
-class UserDataVersionBumpedOnChange(VersionsBumpedOnChange):
-    """What staff change here is what the user's own queries return: an edit or deletion bumps the data version of
-    each user it touches once it commits (users/cache.py), so that none of their cached answers shows the old
-    data."""
-
-    def version_keys(self, objects) -> set[str]:
-        return {user_data_version_key(obj.pk if isinstance(obj, User) else obj.user_id) for obj in objects}
-
-
 @admin.register(User)
-class NexusUserAdmin(UserDataVersionBumpedOnChange, UserAdmin):
+class NexusUserAdmin(VersionsBumpedOnChange, UserAdmin):
     fieldsets = (
         *UserAdmin.fieldsets,
         ("Profile", {"fields": ("display_name", "bio", "favorite_genres", "movielens_id")}),
@@ -65,7 +56,7 @@ class NexusUserAdmin(UserDataVersionBumpedOnChange, UserAdmin):
 
 
 @admin.register(Rating)
-class RatingAdmin(UserDataVersionBumpedOnChange, admin.ModelAdmin):
+class RatingAdmin(VersionsBumpedOnChange, admin.ModelAdmin):
     """Ratings are read-only here: they change through the API's services, which keep movie statistics exact."""
 
     list_display = ("user", "movie", "score", "updated_at")
@@ -92,7 +83,7 @@ class RatingAdmin(UserDataVersionBumpedOnChange, admin.ModelAdmin):
         self.versions_bump(self.version_keys(ratings))
 
 
-class LibraryEntryAdmin(UserDataVersionBumpedOnChange, admin.ModelAdmin):
+class LibraryEntryAdmin(VersionsBumpedOnChange, admin.ModelAdmin):
     list_display = ("user", "movie", "created_at")
     list_select_related = ("user", "movie")
     raw_id_fields = ("user", "movie")
@@ -105,7 +96,7 @@ admin.site.register(HiddenMovie, LibraryEntryAdmin)
 
 
 @admin.register(WatchEvent)
-class WatchEventAdmin(UserDataVersionBumpedOnChange, admin.ModelAdmin):
+class WatchEventAdmin(VersionsBumpedOnChange, admin.ModelAdmin):
     list_display = ("user", "movie", "watched_at")
     list_select_related = ("user", "movie")
     raw_id_fields = ("user", "movie")

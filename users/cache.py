@@ -4,10 +4,10 @@
 Keyed by account id, which an access token carries, so that a request finds it without a database query. Bumped,
 once committed, by whatever changes what the user's own queries return beyond the catalog and the recommender's
 model (versioned on their own): every mutation the user sends (schema/views.py), a refresh of their
-recommendations (recommender.services) and staff edits of the account or its library (users/admin.py).
+recommendations (recommender.refresh) and staff edits of the account or its library (users/admin.py).
 """
 
-from nexus.versions import version_bump, version_bump_now
+from nexus.versions import rows_shown_by, version_bump, version_bump_now
 
 
 def user_data_version_key(user_id: int | str) -> str:
@@ -22,3 +22,30 @@ def user_data_version_bump(*, user_id: int | str) -> None:
 def user_data_version_bump_now(*, user_id: int | str) -> None:
     """Bump the user's version at once: for changes already committed."""
     version_bump_now(user_data_version_key(user_id))
+
+
+def library_rows_declare() -> None:
+    """An account and its library show only in its owner's answers: their rows key on the owner's version. Login
+    sessions, the outbox of library changes and staff permissions show in no cached answer."""
+    from django.contrib.auth.models import Group, Permission
+    from graphql_jwt.refresh_token.utils import get_refresh_token_model
+
+    from users.models import (
+        Favorite,
+        HiddenMovie,
+        LibraryChange,
+        Rating,
+        RefreshTokenFamily,
+        RefreshTokenFamilyMember,
+        User,
+        WatchEvent,
+        WatchlistItem,
+    )
+
+    rows_shown_by(User, lambda users: {user_data_version_key(user.pk) for user in users})
+    for model in (Rating, Favorite, WatchlistItem, HiddenMovie, WatchEvent, User.favorite_genres.through):
+        rows_shown_by(model, lambda rows: {user_data_version_key(row.user_id) for row in rows})
+    for model in (RefreshTokenFamily, RefreshTokenFamilyMember, get_refresh_token_model(), LibraryChange):
+        rows_shown_by(model, None)
+    for model in (Group, Permission, User.groups.through, User.user_permissions.through):
+        rows_shown_by(model, None)  # staff permissions

@@ -123,6 +123,24 @@ class WatchEvent(models.Model):
         return f"{self.user_id} watched {self.movie_id} at {self.watched_at:%Y-%m-%d %H:%M}"
 
 
+class LibraryChange(models.Model):
+    """The outbox of library events: a user whose library changed since the recommender last read it.
+
+    Written in the same transaction as the change (a rating, a favorite, ...), so it exists exactly when the change
+    does, whatever happens to the broker or Redis afterwards; one row per user however many changes pile up
+    (``users.events``). The recommender's refresh deletes it when it has read the library that ``token`` stands
+    for (``recommender.outbox``).
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    # Replaced on every change: a refresh that read the library before a change cannot delete the change's row.
+    token = models.UUIDField()
+    requested_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"library of user {self.user_id} changed, refresh pending since {self.requested_at:%Y-%m-%d %H:%M:%S}"
+
+
 class RefreshTokenFamily(models.Model):
     """One login session: the refresh tokens descended from one login by rotation (RFC 9700, section 4.14.2).
 

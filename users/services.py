@@ -25,11 +25,11 @@ from graphql_jwt.refresh_token.utils import get_refresh_token_model
 
 from catalog.filters import genre_ids
 from catalog.models import Movie
-from catalog.services import movie_stats_refresh
 from nexus.durable import write_despite_rollback
 from nexus.text import plain_text
-from recommender.services import user_recommendations_refresh_schedule
+from nexus.versions import rows_changed
 from users import throttling
+from users.events import library_changed
 from users.models import (
     RATING_SCORES,
     Favorite,
@@ -42,6 +42,7 @@ from users.models import (
     WatchlistItem,
     username_key,
 )
+from users.statistics import movie_stats_refresh
 
 # Imported MovieLens users are "movielens-<id>": a person taking such a name would collide with a later import.
 RESERVED_USERNAME_PREFIX = "movielens-"
@@ -73,6 +74,7 @@ def user_register(*, username: str, email: str, password: str, favorite_genres: 
     user.set_password(password)
     _save_unique(user)
     user.favorite_genres.set(values["favorite_genres"])
+    rows_changed(User, [user])
     return user
 
 
@@ -104,6 +106,7 @@ def user_profile_update(
         _save_unique(user, update_fields=list(values))
     if genres is not None:
         user.favorite_genres.set(genres)
+    rows_changed(User, [user])
     return user
 
 
@@ -114,6 +117,7 @@ def user_password_change(*, user: User, old_password: str, new_password: str) ->
     _validated(new_password=partial(_check_password, new_password, user=user, field="new_password"))
     user.set_password(new_password)
     user.save(update_fields=["password"])
+    rows_changed(User, [user])
     user_refresh_tokens_revoke(user=user)
 
 
@@ -132,6 +136,7 @@ def user_delete(*, user: User) -> None:
     # without its movie's statistics being corrected.
     User.objects.select_for_update().get(pk=user.pk)
     rated_movie_ids = _lock_movies(Rating.objects.filter(user=user).values("movie_id"))
+    rows_changed(User, [user])  # before the deletion clears its primary key
     user.delete()
     movie_stats_refresh(movie_ids=rated_movie_ids)
 
@@ -372,11 +377,13 @@ def rating_upsert(*, user: User, movie: Movie, score: Decimal | float | str) -> 
     if rating is None:
         rating = Rating.objects.create(user=user, movie=movie, score=score, created_at=now, updated_at=now)
         _statistics_refresh(movie)
+        rows_changed(Rating, [rating])
     elif rating.score != score:
         rating.score, rating.updated_at = score, now
         rating.save(update_fields=["score", "updated_at"])
         _statistics_refresh(movie)
-    user_recommendations_refresh_schedule(user=user)
+        rows_changed(Rating, [rating])
+    library_changed(user_id=user.pk)
     rating.movie = movie
     return rating
 
@@ -388,20 +395,21 @@ def rating_delete(*, user: User, movie: Movie) -> bool:
     deleted, _ = Rating.objects.filter(user=user, movie=movie).delete()
     if deleted:
         _statistics_refresh(movie)
-        user_recommendations_refresh_schedule(user=user)
+        rows_changed(Rating, [Rating(user=user, movie=movie)])
+        library_changed(user_id=user.pk)
     return bool(deleted)
 
 
 def favorite_add(*, user: User, movie: Movie) -> Favorite:
     """Idempotent: a movie already among the favorites stays as it is (and keeps its date)."""
     favorite = _entry_add(Favorite, user=user, movie=movie)
-    user_recommendations_refresh_schedule(user=user)
+    library_changed(user_id=user.pk)
     return favorite
 
 
 def favorite_remove(*, user: User, movie: Movie) -> bool:
     removed = _entry_remove(Favorite, user=user, movie=movie)
-    user_recommendations_refresh_schedule(user=user)
+    library_changed(user_id=user.pk)
     return removed
 
 
@@ -417,7 +425,7 @@ def watchlist_remove(*, user: User, movie: Movie) -> bool:
 def movie_hide(*, user: User, movie: Movie) -> HiddenMovie:
     """Mark the movie "not interested": the recommender never suggests it to this user again. Idempotent."""
     hidden = _entry_add(HiddenMovie, user=user, movie=movie)
-    user_recommendations_refresh_schedule(user=user)
+    library_changed(user_id=user.pk)
     return hidden
 
 
@@ -435,17 +443,22 @@ def watch_event_create(*, user: User, movie: Movie, watched_at: datetime | None 
             "watched_at", "A viewing cannot be before %(earliest)s.", "out_of_range", earliest="1870-01-01 (UTC)"
         )
     event = WatchEvent.objects.create(user=user, movie=movie, watched_at=watched_at)
-    user_recommendations_refresh_schedule(user=user)
+    rows_changed(WatchEvent, [event])
+    library_changed(user_id=user.pk)
     return event
 
 
 def _entry_add(model: type[Favorite | WatchlistItem | HiddenMovie], *, user: User, movie: Movie):
-    entry, _created = model.objects.get_or_create(user=user, movie=movie)
+    entry, created = model.objects.get_or_create(user=user, movie=movie)
+    if created:
+        rows_changed(model, [entry])
     return entry
 
 
 def _entry_remove(model: type[Favorite | WatchlistItem | HiddenMovie], *, user: User, movie: Movie) -> bool:
     deleted, _ = model.objects.filter(user=user, movie=movie).delete()
+    if deleted:
+        rows_changed(model, [model(user=user, movie=movie)])
     return bool(deleted)
 
 

@@ -7,40 +7,12 @@ against the account they reach, whichever spelling of its name reached it; names
 """
 
 import hashlib
-import ipaddress
 
 from django.conf import settings
 
 from nexus.caches import limits_cache
 
 _KEY_PREFIX = "login-failures"
-
-
-def client_address(request) -> str | None:
-    """The address of the client that sent ``request``, for counting its attempts and requests.
-
-    ``REMOTE_ADDR`` unless ``NEXUS_TRUSTED_PROXIES`` = N reverse proxies stand in front of Nexus: each appends the
-    address it received the request from to X-Forwarded-For, so the client is the N-th entry from the right.
-    Entries further left are whatever the client chose to send, and are never trusted.
-    """
-    address = request.META.get("REMOTE_ADDR") or None
-    hops = settings.NEXUS_TRUSTED_PROXIES
-    if hops > 0:
-        forwarded = [entry.strip() for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [entry for entry in forwarded if entry]
-        if len(forwarded) >= hops:
-            address = forwarded[-hops]
-    return _valid_address(address)
-
-
-def _valid_address(address: str | None) -> str | None:
-    # A proxy may be misconfigured or a header forged into junk: such a value must not become a cache key.
-    if not address:
-        return None
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
 
 
 def login_account(*, user_id: int | None, username_key: str) -> str:

@@ -16,8 +16,8 @@ from django.conf import settings
 from graphql import GraphQLError
 
 from nexus.caches import limits_cache
+from nexus.request_context import client_address
 from schema.core.auth import request_identity
-from users.throttling import client_address
 
 logger = logging.getLogger(__name__)
 

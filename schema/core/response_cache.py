@@ -2,13 +2,12 @@
 anonymous caller, and each signed-in user's own.
 
 The key covers everything a response depends on — the schema, the document (normalized: whitespace and comments
-do not matter), the operation name, the variables, the catalog's data version (bumped by imports and rating
-statistics, catalog/cache.py), the recommender's live model version (recommendations and trending lists come from
-it) and, for a signed-in caller, their account and its data version (bumped by anything they change,
-users/cache.py) — so a change of any of them makes older entries unreachable; they expire after
-``NEXUS_RESPONSE_CACHE_SECONDS``. The catalog's and the model's versions are read through a short-lived copy
-per process (``nexus.versions.recently_read``). Entries of different viewers never share a key, so nothing about
-one viewer reaches another. When a version cannot be read (cache or store unreachable), nothing is cached.
+do not matter), the operation name, the variables, the versions the domains declared their answers depend on
+(``nexus.versions``: the catalog's data version, the recommender's live model) and, for a signed-in caller, their
+account and its data version (bumped by anything they change) — so a change of any of them makes older entries
+unreachable; they expire after ``NEXUS_RESPONSE_CACHE_SECONDS``. Entries of different viewers never share a key,
+so nothing about one viewer reaches another. When a version cannot be read (cache or store unreachable), nothing
+is cached. This module knows no domain: it asks ``nexus.versions`` what answers depend on.
 """
 
 import functools
@@ -23,11 +22,8 @@ from django.conf import settings
 from django.core.cache import cache
 from graphql import GraphQLSchema, print_schema
 
-from catalog.cache import catalog_version
-from nexus.versions import recently_read, versions_get
-from recommender import store
+from nexus.versions import shared_versions, viewer_version
 from schema.core.auth import request_identity
-from users.cache import user_data_version_key
 
 logger = logging.getLogger(__name__)
 
@@ -66,15 +62,13 @@ def response_cache_key(
 ) -> str | None:
     """The key a response is cached under for ``viewer``, or None when it must not be cached (a version is
     unavailable)."""
-    versions = [catalog_version()]
+    versions = shared_versions()
+    if versions is None:
+        return None
     if viewer.user_id is not None:
-        versions += versions_get([user_data_version_key(viewer.user_id)]) or [None]
-    if None in versions:
-        return None
-    try:
-        model = recently_read(store.POINTER_KEY, store.current_version)
-    except store.StoreUnavailable:
-        return None
+        versions.append(viewer_version(viewer.user_id))
+        if versions[-1] is None:
+            return None
     try:
         canonical_variables = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
     except TypeError:
@@ -85,7 +79,6 @@ def response_cache_key(
         normalized_document_hash.encode(),
         (operation_name or "").encode(),
         canonical_variables,
-        (model or "").encode(),
         (viewer.user_id or "").encode(),
         *(str(version).encode() for version in versions),
     ):

@@ -22,10 +22,11 @@ from graphql_jwt.exceptions import JSONWebTokenError
 from graphql_jwt.settings import jwt_settings
 from graphql_jwt.utils import get_payload, get_user_by_payload
 
+from nexus.request_context import client_address
 from schema.core.auth import request_identity
 from schema.core.errors import bad_input, bad_input_from_validation_error
 from schema.users.types import UserType
-from users import selectors, services, throttling
+from users import selectors, services
 from users.models import User
 
 # Service refusals (ValidationError codes) → extensions.code of the GraphQL error.
@@ -166,7 +167,7 @@ class TokenAuth(TokenPairFields, graphene.Mutation):
     def mutate(cls, root, info, username, password):
         try:
             user = services.user_login(
-                username=username, password=password, client_address=throttling.client_address(info.context)
+                username=username, password=password, client_address=client_address(info.context)
             )
         except ValidationError as exc:
             raise refused(exc) from None

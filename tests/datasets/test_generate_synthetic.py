@@ -12,8 +12,8 @@ import psycopg2
 import pytest
 from django.core.management import CommandError, call_command
 
-from catalog.importers.movielens import open_dataset
-from catalog.synthetic import (
+from datasets.movielens import open_dataset
+from datasets.synthetic import (
     FIRST_RATING,
     LAST_RATING,
     MIN_USER_RATINGS,

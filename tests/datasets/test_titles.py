@@ -2,7 +2,7 @@
 
 import pytest
 
-from catalog.importers.movielens import normalize_title
+from datasets.titles import normalize_title
 
 
 @pytest.mark.parametrize(

@@ -78,8 +78,8 @@ def test_imports_and_trainings_are_not_cut_by_the_statement_timeout(prepared, tm
         release = str(prepared["release"])
         # The same work outside the commands runs under the timeout and is cancelled ...
         for work in (
-            f"from catalog.importers.loader import movielens_import; movielens_import(path={release!r})",
-            "from recommender.services import recommender_train; recommender_train()",
+            f"from importers.movielens import movielens_import; movielens_import(path={release!r})",
+            "from recommender.training import recommender_train; recommender_train()",
         ):
             outcome = shell(env, f"try:\n    {work}\n    print('finished')\n"
                             "except Exception as error:\n    print('cancelled', error)")  # fmt: skip

@@ -18,9 +18,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count, F
 
-from catalog.importers import DatasetError
-from catalog.importers.movielens import RatingRow, open_dataset
 from catalog.models import Genre, Movie, Tag
+from datasets import DatasetError
+from datasets.movielens import RatingRow, open_dataset
 from tests.conftest import movielens_small_dir, need
 from users.models import Rating, User
 

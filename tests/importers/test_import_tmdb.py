@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from catalog.importers.tmdb import TMDB_COLUMNS
 from catalog.models import Keyword, Movie
+from importers.tmdb import TMDB_COLUMNS
 from tests.conftest import tmdb_csv
 
 

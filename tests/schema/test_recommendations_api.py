@@ -12,9 +12,9 @@ from graphql_relay import from_global_id, to_global_id
 from prometheus_client import REGISTRY
 
 from catalog.models import Movie
-from recommender import services as recommender_services
 from recommender import tasks
 from recommender.models import ModelRun
+from recommender.refresh import user_recommendations_refresh
 from tests.recommender.support import (  # noqa: F401 - fixtures, requested by name
     eager_tasks,
     empty_store,
@@ -143,7 +143,7 @@ def test_a_refreshed_list_is_served_at_once_not_the_users_cached_answer(
         for movielens_id in ANIMATED:
             services.rating_upsert(user=newcomer, movie=Movie.objects.get(movielens_id=movielens_id), score=5)
     with django_capture_on_commit_callbacks(execute=True):
-        recommender_services.user_recommendations_refresh(user_id=newcomer.pk)  # what the worker runs
+        user_recommendations_refresh(user_id=newcomer.pk)  # what the worker runs
     after = gql.data(RECOMMENDATIONS, token=token)["recommendations"]
 
     assert {item["source"] for item in before} == {"POPULAR"}
@@ -153,13 +153,16 @@ def test_a_refreshed_list_is_served_at_once_not_the_users_cached_answer(
 
 def test_a_burst_of_ratings_queues_one_refresh(trained, newcomer, monkeypatch, django_capture_on_commit_callbacks):
     queued = []
-    monkeypatch.setattr(tasks.refresh_user, "delay", lambda **kwargs: queued.append(kwargs))
+    # The library queues it by name (users.events), which reaches the registered task's apply_async.
+    monkeypatch.setattr(
+        tasks.refresh_user, "apply_async", lambda args=(), kwargs=None, **options: queued.append(kwargs)
+    )
     movies = [Movie.objects.get(movielens_id=movielens_id) for movielens_id in ANIMATED]
 
     with django_capture_on_commit_callbacks(execute=True):
         for movie in movies[:4]:
             services.rating_upsert(user=newcomer, movie=movie, score=4)
-    recommender_services.user_recommendations_refresh(user_id=newcomer.pk)  # the queued refresh starts
+    user_recommendations_refresh(user_id=newcomer.pk)  # the queued refresh starts
     with django_capture_on_commit_callbacks(execute=True):
         services.rating_upsert(user=newcomer, movie=movies[4], score=4)
 

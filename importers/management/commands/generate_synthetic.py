@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog.synthetic import PRESETS, SyntheticSize, synthetic_dataset_write, validate_size
+from datasets.synthetic import PRESETS, SyntheticSize, synthetic_dataset_write, validate_size
 
 
 class Command(BaseCommand):

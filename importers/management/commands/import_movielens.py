@@ -1,12 +1,12 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog.importers import DatasetError
-from catalog.importers.download import MOVIELENS_RELEASES, DownloadError, movielens_download
-from catalog.importers.loader import movielens_import
+from datasets import DatasetError
+from datasets.download import MOVIELENS_RELEASES, DownloadError, movielens_download
+from importers.movielens import movielens_import
 from nexus.database import statement_timeout_lifted
 from recommender.models import ModelRun
-from recommender.services import recommender_training_enqueue
+from recommender.training import recommender_training_enqueue
 
 
 class Command(BaseCommand):

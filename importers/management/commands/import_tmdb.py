@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog.importers import DatasetError
-from catalog.importers.tmdb import tmdb_import
+from datasets import DatasetError
+from importers.tmdb import tmdb_import
 
 
 class Command(BaseCommand):

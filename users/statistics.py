@@ -1,0 +1,61 @@
+"""Movie statistics: what the library's ratings make of each movie (count, mean, Bayesian average, popularity),
+kept on the catalog's movies by the library, which owns the ratings."""
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import connection
+
+from catalog.models import Movie
+from nexus.versions import rows_changed
+from users.models import Rating
+
+
+def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
+    """Recompute rating statistics from the ratings table, in one SQL statement, for the given movies (or all).
+
+    Only rows whose statistics change are written, so refreshing after an unchanged re-import is cheap; when any
+    did change, the catalog version is bumped once the transaction commits (cached responses and movie cards
+    showed the old statistics). Exact under concurrent writers when the caller holds the movies' row locks
+    (``select_for_update``) for the rest of its transaction: the aggregate then sees every committed rating of
+    those movies.
+    """
+    movie_table, rating_table = Movie._meta.db_table, Rating._meta.db_table
+    weight, prior = float(settings.NEXUS_RATING_PRIOR_WEIGHT), float(settings.NEXUS_RATING_PRIOR_MEAN)
+    params: list[int] = []
+    only_movies = only_ratings = ""
+    if movie_ids is not None:
+        ids = sorted(set(movie_ids))
+        if not ids:
+            return
+        placeholders = ", ".join(["%s"] * len(ids))
+        only_movies, only_ratings = f"WHERE movie.id IN ({placeholders})", f"WHERE movie_id IN ({placeholders})"
+        params = ids + ids
+    count, total = "COALESCE(agg.n, 0)", "COALESCE(agg.total, 0)"
+    bayesian = f"(({weight} * {prior} + {total}) / ({weight} + {count}))"
+    statistics = (
+        f"SELECT movie.id AS movie_id, {count} AS n, agg.total / agg.n AS mean, "  # noqa: S608 - no user input
+        f"{bayesian} AS bayesian, {count} * {bayesian} / 5.0 AS popularity "
+        f"FROM {movie_table} AS movie LEFT JOIN ("
+        f"SELECT movie_id, COUNT(*) AS n, CAST(SUM(score) AS DOUBLE PRECISION) AS total "
+        f"FROM {rating_table} {only_ratings} GROUP BY movie_id) AS agg ON agg.movie_id = movie.id {only_movies}"
+    )
+    changed = " OR ".join(
+        f"{movie_table}.{column} IS DISTINCT FROM stats.{value}"
+        for column, value in (
+            ("rating_count", "n"),
+            ("rating_mean", "mean"),
+            ("bayesian_rating", "bayesian"),
+            ("popularity", "popularity"),
+        )
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {movie_table} SET rating_count = stats.n, rating_mean = stats.mean, "  # noqa: S608 - no user input
+            f"bayesian_rating = stats.bayesian, popularity = stats.popularity "
+            f"FROM ({statistics}) AS stats WHERE {movie_table}.id = stats.movie_id AND ({changed})",
+            params,
+        )
+        changed_rows = cursor.rowcount
+    if changed_rows:
+        rows_changed(Movie)
