@@ -241,8 +241,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Auth -------------------------------------------------------------------------------------------------------
-# Passwords (logins, the admin). Access tokens are checked once per GraphQL request by schema/core/auth.py, never
-# by Django's authenticate(): a bearer token must not open an admin session.
+# Passwords (logins, the admin). Access tokens are checked once per GraphQL request by
+# schema/pipeline/identity.py, never by Django's authenticate(): a bearer token must not open an admin session.
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -257,7 +257,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Access tokens are short-lived (at most an hour) and name the account by id; refresh tokens live server side,
 # are single-use (rotated) and revocable. Handlers are in schema/users/auth.py; the token mutations below
-# (JWT_ALLOW_ANY_CLASSES) run even when the request's access token is refused (schema/core/auth.py).
+# (JWT_ALLOW_ANY_CLASSES) run even when the request's access token is refused (schema/pipeline/identity.py).
 JWT_ACCESS_TOKEN_MINUTES = env_int("JWT_ACCESS_TOKEN_MINUTES", 15)
 if not 0 < JWT_ACCESS_TOKEN_MINUTES <= 60:
     raise ImproperlyConfigured("JWT_ACCESS_TOKEN_MINUTES must be between 1 and 60.")
@@ -299,7 +299,7 @@ GRAPHENE = {
     "SCHEMA": "schema.api.schema",
     "SCHEMA_OUTPUT": "schema.graphql",
     "SCHEMA_INDENT": 2,
-    # No per-field middleware: the request's identity is decided once (schema/core/auth.py, execution.py).
+    # No per-field middleware: the request's identity is decided once (schema/pipeline/identity.py, execution.py).
     "MIDDLEWARE": [],
     "RELAY_CONNECTION_MAX_LIMIT": 100,
     "ATOMIC_MUTATIONS": True,
@@ -307,7 +307,7 @@ GRAPHENE = {
 NEXUS_GRAPHIQL = env_bool("NEXUS_GRAPHIQL", True)
 NEXUS_GRAPHQL_INTROSPECTION = env_bool("NEXUS_GRAPHQL_INTROSPECTION", True)
 NEXUS_MAX_PAGE_SIZE = 100
-# Request limits (schema/core/limits.py): what one request may ask for before anything runs.
+# Request limits (schema/pipeline/limits.py): what one request may ask for before anything runs.
 NEXUS_GRAPHQL_MAX_DEPTH = env_int("NEXUS_GRAPHQL_MAX_DEPTH", 10)
 NEXUS_GRAPHQL_MAX_ALIASES = env_int("NEXUS_GRAPHQL_MAX_ALIASES", 50)
 # Cost: every field is 1, a paginated field multiplies its selection by its page size, introspection lists by the
@@ -321,17 +321,17 @@ NEXUS_GRAPHQL_PASSWORD_COST = env_int("NEXUS_GRAPHQL_PASSWORD_COST", 4_000)
 NEXUS_GRAPHQL_MAX_DOCUMENT_BYTES = env_int("NEXUS_GRAPHQL_MAX_DOCUMENT_BYTES", 100 * 1024)
 NEXUS_GRAPHQL_MAX_BATCH = env_int("NEXUS_GRAPHQL_MAX_BATCH", 10)  # operations in one JSON array body; 0 = no batches
 NEXUS_GRAPHQL_MAX_MUTATIONS = env_int("NEXUS_GRAPHQL_MAX_MUTATIONS", 5)
-# Rate limits (schema/core/ratelimit.py): cost points per window per user / per client address; 0 = off.
+# Rate limits (schema/pipeline/ratelimit.py): cost points per window per user / per client address; 0 = off.
 NEXUS_RATE_LIMIT_USER = env_int("NEXUS_RATE_LIMIT_USER", 200_000)
 NEXUS_RATE_LIMIT_ANON = env_int("NEXUS_RATE_LIMIT_ANON", 100_000)
 NEXUS_RATE_LIMIT_WINDOW = env_int("NEXUS_RATE_LIMIT_WINDOW", 60)
-# New persisted-query documents (schema/core/persisted.py) one rate-limit subject may store per window; beyond it a
+# New persisted-query documents (schema/pipeline/persisted.py) one rate-limit subject may store per window; beyond it a
 # document still runs but is not stored.
 NEXUS_PERSISTED_QUERY_MAX_REGISTRATIONS = env_int("NEXUS_PERSISTED_QUERY_MAX_REGISTRATIONS", 30)
 # How many reverse proxies in front of Nexus append to X-Forwarded-For; 0 = clients connect directly.
 NEXUS_TRUSTED_PROXIES = env_int("NEXUS_TRUSTED_PROXIES", 0)
 # Query responses (anonymous, and each signed-in user's own) are cached this many seconds
-# (schema/core/response_cache.py); 0 = off.
+# (schema/pipeline/response_cache.py); 0 = off.
 NEXUS_RESPONSE_CACHE_SECONDS = env_int("NEXUS_RESPONSE_CACHE_SECONDS", 300)
 # Each process re-reads the catalog's and the model's versions at most this often (nexus/versions.py): a change
 # made elsewhere reaches cached answers this much later. 0 = on every request.

@@ -4,7 +4,7 @@ from django.views.decorators.csrf import csrf_exempt
 from graphql_jwt.decorators import jwt_cookie
 
 from nexus import health, metrics
-from schema.views import NexusGraphQLView
+from schema.pipeline.view import NexusGraphQLView
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -146,7 +146,7 @@ class VersionsBumpedOnChange:
 
 # --- What cached answers depend on: declared by the domains, asked by the response cache ---------------------------
 # Each app declares, in its AppConfig.ready, the versions its answers depend on; the GraphQL pipeline
-# (schema/core/response_cache.py) keys cached answers by them without knowing any domain.
+# (schema/pipeline/response_cache.py) keys cached answers by them without knowing any domain.
 
 _shared_versions: dict[str, Callable[[], object]] = {}
 _shared_version_keys: set[str] = set()

@@ -1,9 +1,9 @@
 """Each user's data version (``nexus.versions``), that the user's cached query responses are keyed by
-(schema/core/response_cache.py).
+(schema/pipeline/response_cache.py).
 
 Keyed by account id, which an access token carries, so that a request finds it without a database query. Bumped,
 once committed, by whatever changes what the user's own queries return beyond the catalog and the recommender's
-model (versioned on their own): every mutation the user sends (schema/views.py), a refresh of their
+model (versioned on their own): every mutation the user sends (schema/pipeline/view.py), a refresh of their
 recommendations (recommender.refresh) and staff edits of the account or its library (users/admin.py).
 """
 

@@ -3,8 +3,8 @@
 An access token is a short-lived signed JWT sent as ``Authorization: Bearer <token>``; it names the account by id
 (``sub``), so a token outlives neither its account nor a reuse of its username. A refresh token is a random string
 stored server side: exchanged once for a new pair (rotation), revocable, and revoked when the password changes. In
-cookie mode (``settings.NEXUS_JWT_COOKIE``) both are also set as HttpOnly cookies; ``schema.views`` then enforces
-CSRF on every request that carries them.
+cookie mode (``settings.NEXUS_JWT_COOKIE``) both are also set as HttpOnly cookies; the view
+(``schema.pipeline.view``) then enforces CSRF on every request that carries them.
 """
 
 from calendar import timegm
@@ -23,8 +23,8 @@ from graphql_jwt.settings import jwt_settings
 from graphql_jwt.utils import get_payload, get_user_by_payload
 
 from nexus.request_context import client_address
-from schema.core.auth import request_identity
 from schema.core.errors import bad_input, bad_input_from_validation_error
+from schema.pipeline.identity import request_identity
 from schema.users.types import UserType
 from users import selectors, services
 from users.models import User
@@ -84,7 +84,7 @@ def user_by_jwt_subject(subject: str) -> User:
 
 
 def end_account_session(info) -> None:
-    """The caller's account is gone: the rest of the request runs as nobody (schema/core/auth.py). This
+    """The caller's account is gone: the rest of the request runs as nobody (schema/pipeline/identity.py). This
     mutation's payload still resolves; later fields that need a user are refused."""
     info.context.user = AnonymousUser()
     request_identity(info.context).end()
@@ -227,7 +227,7 @@ class VerifyToken(graphene.Mutation):
             token = info.context.COOKIES.get(jwt_settings.JWT_COOKIE_NAME)
         if not token:
             raise bad_input("Give the access token (`token`).")
-        # Invalid and expired tokens raise graphql_jwt's errors, which schema.views reports with their codes.
+        # Invalid and expired tokens raise graphql_jwt's errors, which schema.pipeline.view reports with their codes.
         payload = get_payload(token, info.context)
         get_user_by_payload(payload)
         return cls(payload=payload)

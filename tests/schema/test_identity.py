@@ -1,5 +1,5 @@
 """Who a request runs as, and under whose key its answers are cached: decided once per request, from its access
-token alone (schema/core/auth.py). Each test is an attack that once worked (issue 12, findings 1 and 2) and the
+token alone (schema/pipeline/identity.py). Each test is an attack that once worked (issue 12, findings 1 and 2) and the
 assertion that it no longer does."""
 
 import json

@@ -9,7 +9,7 @@ from graphql import get_introspection_query, parse
 from graphql_relay import to_global_id
 
 from schema.api import schema
-from schema.core.limits import operation_cost
+from schema.pipeline.limits import operation_cost
 
 REALISTIC = "{ movies(first: 100) { edges { node { genres { name } similar(first: 10) { title } } } } }"
 # 100 × 100 × 100 movies: a million nodes.

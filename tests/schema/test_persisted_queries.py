@@ -7,8 +7,8 @@ import pytest
 from django.core.cache import cache
 from freezegun import freeze_time
 
-from schema.core import documents
-from schema.core import persisted as persisted_queries
+from schema.pipeline import documents
+from schema.pipeline import persisted as persisted_queries
 
 QUERY = "query Toy { movie(movielensId: 1) { title } }"
 HASH = hashlib.sha256(QUERY.encode()).hexdigest()

@@ -88,7 +88,7 @@ CASES = [(name, signed_in) for name in LISTS for signed_in in (False, True) if s
 
 @pytest.fixture(autouse=True)
 def _no_response_cache(settings):
-    """Whole anonymous responses are cached too (schema/core/response_cache.py): these tests measure what
+    """Whole anonymous responses are cached too (schema/pipeline/response_cache.py): these tests measure what
     resolving a request costs, so every request here is resolved."""
     settings.NEXUS_RESPONSE_CACHE_SECONDS = 0
 

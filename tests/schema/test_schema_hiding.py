@@ -8,7 +8,7 @@ import re
 import pytest
 from graphql import GraphQLError
 
-from schema.core.documents import _error_without_schema_hints
+from schema.pipeline.documents import _error_without_schema_hints
 
 MOVIE_ORDER = "query($order: MovieOrder) { movies(first: 1, orderBy: $order) { totalCount } }"
 

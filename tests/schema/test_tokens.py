@@ -210,7 +210,7 @@ def test_an_access_token_without_exp_iat_or_sub_is_refused(gql, ada, claim):
 
 @pytest.mark.parametrize("claim", ["exp", "iat"])
 def test_the_rate_limit_identity_refuses_the_same_tokens(client, ada, settings, claim):
-    """The request's identity for rate limits and the response cache (schema/core/auth.py) decodes with the same
+    """The request's identity for rate limits and the response cache (schema/pipeline/identity.py) decodes with the same
     handler: a token without exp or iat spends the address's budget, not the account's."""
     settings.NEXUS_RATE_LIMIT_USER, settings.NEXUS_RATE_LIMIT_ANON = 1000, 500
 

@@ -23,7 +23,7 @@ from django.core.cache import cache
 from graphql import GraphQLSchema, print_schema
 
 from nexus.versions import shared_versions, viewer_version
-from schema.core.auth import request_identity
+from schema.pipeline.identity import request_identity
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class CacheViewer:
 
 
 def response_cache_viewer(request) -> CacheViewer | None:
-    """The request's viewer for caching (its identity, schema/core/auth.py): anonymous when it carries no
+    """The request's viewer for caching (its identity, schema/pipeline/identity.py): anonymous when it carries no
     credentials at all, the account its access token names when that token verifies; None (no caching) for
     credentials that do not, which execution refuses."""
     viewer = request_identity(request).cache_viewer

@@ -1,7 +1,7 @@
 """What one GraphQL request may ask for: depth, aliases, mutations (validation rules) and cost.
 
 The validation rules run beside graphql-core's standard ones and look only at the document, so their result is
-cached with it (schema/core/documents.py). Cost also depends on the variables (``first: $n``), so it is computed
+cached with it (schema/pipeline/documents.py). Cost also depends on the variables (``first: $n``), so it is computed
 per request by ``operation_cost``.
 
 Cost model: every field costs 1; a field that takes ``first``/``last`` (connections and short lists) multiplies

@@ -1,4 +1,4 @@
-"""graphql-core's execution, with every root field run as the request's identity (schema/core/auth.py).
+"""graphql-core's execution, with every root field run as the request's identity (schema/pipeline/identity.py).
 
 The identity is decided once per request, so nothing is checked per nested field: before each root field the
 request's user is set back to it — a login earlier in the request changed only its own payload — and a root field
@@ -10,8 +10,8 @@ from graphql import located_error
 from graphql.execution.execute import get_field_def
 from graphql.pyutils import Undefined
 
-from schema.core.auth import request_identity, root_field_refusal
 from schema.core.deferred import DeferredExecutionContext
+from schema.pipeline.identity import request_identity, root_field_refusal
 
 
 class IdentityExecutionContext(DeferredExecutionContext):

@@ -17,7 +17,7 @@ from graphql import GraphQLError
 
 from nexus.caches import limits_cache
 from nexus.request_context import client_address
-from schema.core.auth import request_identity
+from schema.pipeline.identity import request_identity
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 A request carries ``extensions: {"persistedQuery": {"version": 1, "sha256Hash": "…"}}``. With the document too,
 the hash is checked, and the document is stored in the volatile default cache once it has parsed and validated
-(``persisted_query_register``, called by schema/views.py after schema/core/documents.py accepted it); without it,
+(``persisted_query_register``, called by the view once schema/pipeline/documents.py accepted it); without it,
 the stored document is used, or the client is told ``PersistedQueryNotFound`` (code ``PERSISTED_QUERY_NOT_FOUND``),
 on which Apollo clients resend the request with the document.
 
@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from graphql import GraphQLError
 
-from schema.core.ratelimit import rate_limit_spend
+from schema.pipeline.ratelimit import rate_limit_spend
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def persisted_query_resolve(*, query: str | None, extensions: Mapping | None) ->
 
 def persisted_query_register(*, digest: str, query: str, subject: str) -> GraphQLError | None:
     """Store ``query``, a document that parsed and validated, under its hash, unless ``subject`` (a rate-limit
-    subject, see schema/core/ratelimit.py) has stored its share of new documents in this window: then the error
+    subject, see schema/pipeline/ratelimit.py) has stored its share of new documents in this window: then the error
     to report beside the result, which runs anyway."""
     if _stored(digest) is not None:
         return None  # already known: nothing new is kept

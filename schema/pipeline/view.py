@@ -2,25 +2,25 @@
 
 A request passes these steps, each in a module of its own:
 
+0. identity — who the request runs as, decided once from its access token (schema/pipeline/identity.py);
 1. size check — the raw body or query string against the document size limit, before anything is parsed
-   (schema/core/limits.py);
+   (schema/pipeline/limits.py);
 2. parameters — the JSON body (one operation, or a bounded batch), and Apollo persisted queries
-   (schema/core/persisted.py);
-3. document — parsed and validated once per distinct text, limit rules included (schema/core/documents.py);
+   (schema/pipeline/persisted.py);
+3. document — parsed and validated once per distinct text, limit rules included (schema/pipeline/documents.py);
 4. cost and rate limit — the operation's cost against its maximum, then spent from the caller's budget
-   (schema/core/limits.py, schema/core/ratelimit.py);
+   (schema/pipeline/limits.py, schema/pipeline/ratelimit.py);
 5. response cache — queries answered from the cache, anonymous ones shared, signed-in users' their own
-   (schema/core/response_cache.py); a signed-in user's mutation makes their own entries stale;
-6. execution — graphql-core, mutations in a transaction;
+   (schema/pipeline/response_cache.py); a signed-in user's mutation makes their own entries stale;
+6. execution — graphql-core with every root field run as the request's identity and per-row fields deferred to
+   id-keyed loaders (schema/pipeline/execution.py), mutations in a transaction;
 7. encoding — orjson, with the cost in ``extensions.cost`` and the rate-limit headers.
 
 Errors meant for clients keep their message; anything unexpected becomes "Internal server error." with an id
-that is logged with the traceback.
+that is logged with the traceback (schema/pipeline/errors.py).
 """
 
 import json
-import logging
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,38 +37,14 @@ from graphene_django.utils.utils import set_rollback
 from graphene_django.views import GraphQLView, HttpError
 from graphql import ExecutionResult, GraphQLError, OperationType, execute, specified_rules
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from graphql_jwt.exceptions import JSONWebTokenError, JSONWebTokenExpired
-from graphql_jwt.exceptions import PermissionDenied as JSONWebTokenPermissionDenied
 from graphql_jwt.settings import jwt_settings
 
 from nexus import metrics
 from nexus.versions import viewer_version_bump, viewer_version_bump_now
-from schema.core import documents, limits, persisted, ratelimit, response_cache
-from schema.core.auth import request_identity
-from schema.core.execution import IdentityExecutionContext
-
-logger = logging.getLogger("nexus.graphql")
-
-# Errors raised on purpose, whose message is written for clients; anything else is masked.
-_CLIENT_ERROR_CODES = {
-    "BAD_REQUEST",
-    "BAD_USER_INPUT",
-    "UNAUTHENTICATED",
-    "FORBIDDEN",
-    "RATE_LIMITED",
-    "GRAPHQL_VALIDATION_FAILED",
-    "INVALID_TOKEN",
-    "TOKEN_EXPIRED",
-    "QUERY_TOO_DEEP",
-    "TOO_MANY_ALIASES",
-    "QUERY_TOO_COSTLY",
-    "TOO_MANY_MUTATIONS",
-    "DOCUMENT_TOO_LARGE",
-    "BATCH_TOO_LARGE",
-    "PERSISTED_QUERY_NOT_FOUND",
-    "PERSISTED_QUERY_NOT_SUPPORTED",
-    "PERSISTED_QUERY_HASH_MISMATCH",
-}
+from schema.pipeline import documents, limits, persisted, ratelimit, response_cache
+from schema.pipeline.errors import client_error_format
+from schema.pipeline.execution import IdentityExecutionContext
+from schema.pipeline.identity import request_identity
 
 
 def validation_rules():
@@ -116,7 +92,7 @@ class NexusGraphQLView(GraphQLView):
     execution_context_class = IdentityExecutionContext
 
     def dispatch(self, request, *args, **kwargs):
-        # Only access tokens authenticate here (schema/core/auth.py): a signed-in admin's session is not a
+        # Only access tokens authenticate here (schema/pipeline/identity.py): a signed-in admin's session is not a
         # credential of the API, so it can neither be served nor cached as anyone's answers.
         request.user = AnonymousUser()
         serve = self.serve
@@ -391,25 +367,7 @@ class NexusGraphQLView(GraphQLView):
 
     @staticmethod
     def format_error(error):
-        if isinstance(error, GraphQLError):
-            error = _with_token_error_code(error)
-        if isinstance(error, GraphQLError) and _is_client_error(error):
-            return error.formatted
-        error_id = uuid.uuid4().hex
-        original = getattr(error, "original_error", None) or error
-        logger.error(
-            "Unexpected error %s in GraphQL request",
-            error_id,
-            exc_info=(type(original), original, original.__traceback__),
-        )
-        formatted = {
-            "message": "Internal server error.",
-            "extensions": {"code": "INTERNAL_SERVER_ERROR", "errorId": error_id},
-        }
-        if isinstance(error, GraphQLError):
-            formatted["locations"] = [loc._asdict() for loc in error.locations or []] or None
-            formatted["path"] = error.path
-        return formatted
+        return client_error_format(error)
 
 
 def _check_size(request, current_limits: limits.Limits) -> None:
@@ -472,30 +430,3 @@ def _carries_token_cookie(request) -> bool:
     return any(
         name in request.COOKIES for name in (jwt_settings.JWT_COOKIE_NAME, jwt_settings.JWT_REFRESH_TOKEN_COOKIE_NAME)
     )
-
-
-def _with_token_error_code(error: GraphQLError) -> GraphQLError:
-    """django-graphql-jwt refuses a bad access token with plain exceptions: report them as the client's errors."""
-    original = error.original_error
-    if isinstance(original, JSONWebTokenExpired):
-        message, code = (
-            "The access token has expired: get a new one with refreshToken, or log in again.",
-            "TOKEN_EXPIRED",
-        )
-    elif isinstance(original, JSONWebTokenPermissionDenied):
-        message, code = str(original), "FORBIDDEN"
-    elif isinstance(original, JSONWebTokenError):
-        message, code = f"The access token is not valid ({original}): log in again.", "INVALID_TOKEN"
-    else:
-        return error
-    return GraphQLError(message, nodes=error.nodes, path=error.path, extensions={"code": code})
-
-
-def _is_client_error(error: GraphQLError) -> bool:
-    """Syntax/validation errors and errors raised on purpose for the client keep their message."""
-    original = error.original_error
-    if original is None:
-        return True  # parse and validation errors: they describe the client's document
-    if isinstance(original, GraphQLError):
-        return True
-    return (error.extensions or {}).get("code") in _CLIENT_ERROR_CODES
