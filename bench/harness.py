@@ -1,8 +1,7 @@
 """bench/run: prepare a database, serve Nexus with gunicorn, load it scenario by scenario, report.
 
-1. Prepare: a PostgreSQL database of the bench's own (dropped and created), migrated and loaded with
-   ml-latest-small and TMDb; bench users registered with ratings through the services; the recommender trained.
-   A Redis database of its own (flushed) and a RabbitMQ queue of its own.
+1. Prepare: a PostgreSQL database, a Redis database and a RabbitMQ queue of the bench's own; ml-latest-small and
+   TMDb loaded; bench users registered with ratings through the services; the recommender trained.
 2. Serve: gunicorn with the project's gunicorn.conf.py (2 workers, DEBUG off) with bench/settings.py, which adds
    the baseline view to Nexus' URLs, and one Celery worker on the bench queue (rateMovie's per-user refreshes).
 3. Load: wrk (bench/load.lua), a warm-up then a measured run per scenario.

@@ -40,6 +40,11 @@ def genre_ids(names: list[str], *, field: str) -> list[int]:
     return sorted({known[name.lower()] for name in names})
 
 
+def genre_id(name: str | None, *, field: str = "genre") -> int | None:
+    """The id of the one genre named (as ``genre_ids`` reads names), None for no name."""
+    return genre_ids([name], field=field)[0] if name else None
+
+
 class MovieFilter(django_filters.FilterSet):
     genres = NameListFilter(method="filter_all_genres")
     any_genres = NameListFilter(method="filter_any_genres")

@@ -15,7 +15,7 @@ from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Value
 from django.db.models.functions import Ln
 
-from catalog.filters import MovieFilter, genre_ids
+from catalog.filters import MovieFilter, genre_id
 from catalog.models import Genre, Movie
 from nexus.text import plain_text
 
@@ -137,5 +137,5 @@ def popular_movies(*, genre: str | None = None) -> QuerySet[Movie]:
     """Movies by popularity (how many people rated them, weighted by how well they liked them)."""
     queryset = Movie.objects.all()
     if genre:
-        queryset = queryset.filter(genres__in=genre_ids([genre], field="genre"))
+        queryset = queryset.filter(genres=genre_id(genre))
     return queryset.order_by("-popularity", "id")

@@ -4,14 +4,13 @@ favorite genres → popular). Nothing here fails because the store or the model 
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
+from catalog import filters
 from catalog.cards import MovieCard, cards_in_order, first_cards, in_order, movie_cards, movies_from_cards
-from catalog.filters import genre_ids
 from catalog.models import Movie
 from catalog.selectors import popular_movies
 from nexus.metrics import RECOMMENDATION_CACHE
@@ -27,29 +26,11 @@ SEED_RATINGS = 10
 STATUS_RUNS = 10
 
 
-class RecommendationSource(Enum):
-    """Where a recommendation comes from."""
-
-    COLLABORATIVE = "collaborative"
-    CONTENT = "content"
-    POPULAR = "popular"
-    TRENDING = "trending"
-    SIMILAR = "similar"
-
-
-_STORED_SOURCES = {
-    Source.COLLABORATIVE: RecommendationSource.COLLABORATIVE,
-    Source.CONTENT: RecommendationSource.CONTENT,
-    Source.POPULAR: RecommendationSource.POPULAR,
-    Source.TRENDING: RecommendationSource.TRENDING,
-}
-
-
 @dataclass(frozen=True)
 class Recommendation:
     movie: Movie
     score: float
-    source: RecommendationSource
+    source: Source
     reason: str
 
 
@@ -67,7 +48,7 @@ def recommendation_list(
     (``seen_movie_ids``, see ``user_seen_movie_ids``), topped up with popular movies when a genre leaves it
     short; without a list, the fallbacks. Anonymous visitors get trending movies.
     """
-    genre_id = _genre_id(genre)
+    genre_id = filters.genre_id(genre)
     if first == 0:
         return []
     if user is None:
@@ -90,7 +71,7 @@ def recommendation_list(
 
 def trending_movies(*, first: int, genre: str | None = None) -> list[Movie]:
     """Movies with the most recent activity (precomputed, time-decayed), topped up with popular ones."""
-    genre_id = _genre_id(genre)
+    genre_id = filters.genre_id(genre)
     return [picked.movie for picked in _trending_recommendations(first=first, genre=genre, genre_id=genre_id)]
 
 
@@ -118,7 +99,7 @@ class ExportedRecommendation:
     movie_id: int
     movielens_id: int
     score: float
-    source: RecommendationSource
+    source: Source
 
 
 def user_recommendations_export(
@@ -142,7 +123,7 @@ def user_recommendations_export(
         if user.pk in unseen:
             entries = unseen[user.pk]
             items = [
-                ExportedRecommendation(movie_id, movielens_ids[movie_id], score, _STORED_SOURCES[Source(source)])
+                ExportedRecommendation(movie_id, movielens_ids[movie_id], score, Source(source))
                 for movie_id, score, source in zip(
                     entries["movie"].tolist(),
                     entries["score"].tolist(),
@@ -184,10 +165,6 @@ def recommender_status() -> tuple[str | None, QuerySet[ModelRun]]:
 # --- Building lists -----------------------------------------------------------------------------------------
 
 
-def _genre_id(genre: str | None) -> int | None:
-    return genre_ids([genre], field="genre")[0] if genre else None
-
-
 def _stored_recommendations(entries: np.ndarray, *, first: int, genre_id: int | None) -> list[Recommendation]:
     """Recommendations from stored ``store.ENTRY`` records, best first: the movies, and those their reasons
     name, from one read of their cards."""
@@ -204,7 +181,7 @@ def _stored_recommendations(entries: np.ndarray, *, first: int, genre_id: int | 
         Recommendation(
             movie=movie,
             score=float(entry["score"]),
-            source=_STORED_SOURCES[Source(int(entry["source"]))],
+            source=Source(int(entry["source"])),
             reason=_reason_text(
                 Reason(int(entry["reason"])), cards[movie.pk], int(entry["subject"]), int(entry["stars"]), titles
             ),
@@ -255,7 +232,7 @@ def _topped_up(
 
 
 def _popular_recommendation(movie: Movie, reason: str) -> Recommendation:
-    return Recommendation(movie=movie, score=movie.popularity, source=RecommendationSource.POPULAR, reason=reason)
+    return Recommendation(movie=movie, score=movie.popularity, source=Source.POPULAR, reason=reason)
 
 
 def _fallback(
@@ -306,7 +283,7 @@ def _item_to_item(*, user: User, first: int, genre_id: int | None, seen: frozens
         Recommendation(
             movie=movie,
             score=totals[movie.pk],
-            source=RecommendationSource.SIMILAR,
+            source=Source.SIMILAR,
             reason=_reason_text(
                 Reason.RATED, cards[movie.pk], strongest[movie.pk][1], int(seeds[strongest[movie.pk][1]] * 2), titles
             ),

@@ -20,12 +20,15 @@ DEFAULT_DIVERSITY = 0.2
 
 
 class Source(IntEnum):
-    """Where a recommendation comes from; ``label`` is the name clients see."""
+    """Where a recommendation comes from: the one list of sources, stored as these codes in the score store,
+    written by ``recommend`` as ``label`` and named so in the API. SIMILAR is never stored: serving falls back to
+    movies similar to one the user rated."""
 
     COLLABORATIVE = 0
     CONTENT = 1
     POPULAR = 2
     TRENDING = 3
+    SIMILAR = 4
 
     @property
     def label(self) -> str:

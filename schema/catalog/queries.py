@@ -1,16 +1,11 @@
 import graphene
-from django.core.exceptions import ValidationError
 
 from catalog import selectors
 from catalog.cards import movies_from_cards
 from schema.catalog.types import GenreType, MovieConnection, MovieOrder, MovieType, OrderDirection
-from schema.core.errors import bad_input
+from schema.core.errors import refused_as_bad_input
 from schema.core.ids import parse_global_id
 from schema.core.pagination import SHORT_LIST_DEFAULT, SHORT_LIST_MAX, connection_args, paginate, short_list_size
-
-
-def validation_message(exc: ValidationError) -> str:
-    return "; ".join(exc.messages)
 
 
 class CatalogQueries(graphene.ObjectType):
@@ -54,17 +49,15 @@ class CatalogQueries(graphene.ObjectType):
 
     @staticmethod
     def resolve_movie(root, info, id=None, movielens_id=None, tmdb_id=None, imdb_id=None):  # noqa: A002
-        try:
+        with refused_as_bad_input():
             pk = parse_global_id(id, "Movie", field="id") if id is not None else None
             return selectors.movie_get(pk=pk, movielens_id=movielens_id, tmdb_id=tmdb_id, imdb_id=imdb_id)
-        except ValidationError as exc:
-            raise bad_input(validation_message(exc)) from None
 
     @staticmethod
     def resolve_movies(
         root, info, search=None, order_by=None, first=None, after=None, last=None, before=None, **filters
     ):
-        try:
+        with refused_as_bad_input():
             movies = selectors.movie_list(
                 filters=filters,
                 search=search,
@@ -72,8 +65,6 @@ class CatalogQueries(graphene.ObjectType):
                 descending=order_by is None or order_by.direction != OrderDirection.ASC,
             )
             page = paginate(movies, MovieConnection, first=first, after=after, last=last, before=before)
-        except ValidationError as exc:
-            raise bad_input(validation_message(exc)) from None
         return page
 
     @staticmethod
@@ -83,8 +74,6 @@ class CatalogQueries(graphene.ObjectType):
     @staticmethod
     def resolve_popular(root, info, first=None, genre=None):
         size = short_list_size(first)
-        try:
+        with refused_as_bad_input():
             movies = movies_from_cards(selectors.popular_movies(genre=genre), limit=size)
-        except ValidationError as exc:
-            raise bad_input(validation_message(exc)) from None
         return movies

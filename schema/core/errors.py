@@ -1,5 +1,8 @@
 """Errors clients can act on: ``errors: [Error!]!`` in mutation payloads, ``extensions.code`` on GraphQL errors."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import graphene
 from django.core.exceptions import ValidationError
 from graphene.utils.str_converters import to_camel_case
@@ -70,12 +73,22 @@ def bad_input(message: str) -> GraphQLError:
 
 
 def bad_input_from_validation_error(exc: ValidationError) -> GraphQLError:
-    """A BAD_USER_INPUT error for arguments a service refused, each problem after its argument's name."""
+    """The one way a ValidationError from a service or selector becomes a GraphQL error: BAD_USER_INPUT, each
+    problem after the argument it is about."""
     problems = [
         f"`{error.field}`: {error.message}" if error.field else error.message
         for error in errors_from_validation_error(exc)
     ]
-    return bad_input(" ".join(problems))
+    return bad_input("; ".join(problems))
+
+
+@contextmanager
+def refused_as_bad_input() -> Iterator[None]:
+    """Inside: a ValidationError of a service or selector (arguments refused by value) becomes BAD_USER_INPUT."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise bad_input_from_validation_error(exc) from None
 
 
 def unauthenticated() -> GraphQLError:

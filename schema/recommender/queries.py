@@ -1,11 +1,9 @@
 import graphene
-from django.core.exceptions import ValidationError
 
 from recommender import selectors
-from schema.catalog.queries import validation_message
 from schema.catalog.types import MovieType
 from schema.core.auth import viewer
-from schema.core.errors import bad_input
+from schema.core.errors import refused_as_bad_input
 from schema.core.loaders import request_memo
 from schema.core.pagination import SHORT_LIST_DEFAULT, SHORT_LIST_MAX, short_list_size
 from schema.recommender.auth import require_staff
@@ -46,19 +44,15 @@ class RecommenderQueries(graphene.ObjectType):
             if user
             else frozenset()
         )
-        try:
+        with refused_as_bad_input():
             recommendations = selectors.recommendation_list(user=user, first=size, genre=genre, seen_movie_ids=seen)
-        except ValidationError as exc:
-            raise bad_input(validation_message(exc)) from None
         return recommendations
 
     @staticmethod
     def resolve_trending(root, info, first=None, genre=None):
         size = short_list_size(first)
-        try:
+        with refused_as_bad_input():
             movies = selectors.trending_movies(first=size, genre=genre)
-        except ValidationError as exc:
-            raise bad_input(validation_message(exc)) from None
         return movies
 
     @staticmethod

@@ -2,8 +2,8 @@ import graphene
 from graphene.types.generic import GenericScalar
 from graphene_django import DjangoObjectType
 
+from recommender.algorithms.hybrid import Source
 from recommender.models import ModelRun
-from recommender.selectors import RecommendationSource as Source
 from schema.catalog.types import MovieType
 from schema.core.scalars import DateTime
 
@@ -22,7 +22,7 @@ def _describe_source(value):
     return _SOURCE_DESCRIPTIONS[value]
 
 
-RecommendationSource = graphene.Enum.from_enum(Source, description=_describe_source)
+RecommendationSource = graphene.Enum.from_enum(Source, name="RecommendationSource", description=_describe_source)
 
 
 class RecommendationType(graphene.ObjectType):

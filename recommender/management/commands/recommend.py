@@ -67,7 +67,7 @@ def as_json(user: User, items) -> dict:
                 "movielensId": item.movielens_id,
                 "id": to_global_id("Movie", item.movie_id),
                 "score": round(item.score, 6),
-                "source": item.source.value,
+                "source": item.source.label,
             }
             for item in items
         ],
