@@ -42,7 +42,7 @@ class Movie(models.Model):
     tmdb_vote_count = models.PositiveIntegerField(null=True, blank=True)
     tmdb_vote_average = models.FloatField(null=True, blank=True)
 
-    # Statistics over Nexus ratings, kept exact by catalog.services.movie_stats_refresh (computed in SQL).
+    # Statistics over Nexus ratings, kept exact by users.statistics.movie_stats_refresh (computed in SQL).
     rating_count = models.PositiveIntegerField(default=0, db_index=True)
     rating_mean = models.FloatField(null=True, blank=True, db_index=True)
     bayesian_rating = models.FloatField(default=0, db_index=True)

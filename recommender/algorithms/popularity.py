@@ -12,7 +12,7 @@ SECONDS_PER_DAY = 86_400.0
 
 def bayesian_average(*, counts: np.ndarray, sums: np.ndarray, prior_weight: float, prior_mean: float) -> np.ndarray:
     """Mean rating shrunk towards ``prior_mean`` as if every item had ``prior_weight`` extra ratings of it, so a
-    single 5★ does not outrank hundreds of 4.5★ (same formula as ``catalog.services.movie_stats_refresh``)."""
+    single 5★ does not outrank hundreds of 4.5★ (same formula as ``users.statistics.movie_stats_refresh``)."""
     return (prior_weight * prior_mean + sums) / (prior_weight + counts)
 
 
