@@ -71,7 +71,7 @@ def movielens_import(*, path: str, show_progress: bool = False) -> MovieLensImpo
         if copied is not None:
             rating_count, user_ids = copied
         else:
-            rating_count = _load_inbatches(
+            rating_count = _load_in_batches(
                 dataset=dataset,
                 file=dataset.ratings_file,
                 rows=dataset.ratings(),
@@ -80,7 +80,7 @@ def movielens_import(*, path: str, show_progress: bool = False) -> MovieLensImpo
                 user_ids=user_ids,
                 show_progress=show_progress,
             )
-        tag_count = _load_inbatches(
+        tag_count = _load_in_batches(
             dataset=dataset,
             file=dataset.tags_file,
             rows=dataset.tags(),
@@ -129,7 +129,7 @@ def _genres_upsert(*, names: set[str]) -> dict[str, int]:
     return dict(Genre.objects.filter(name__in=names).values_list("name", "pk"))
 
 
-def _load_inbatches(
+def _load_in_batches(
     *,
     dataset: MovieLensDataset,
     file: str | None,

@@ -6,12 +6,13 @@ class RecommenderConfig(AppConfig):
     verbose_name = "Recommender"
 
     def ready(self):
-        # Registers the tasks in every process, not only in workers (which find them by autodiscovery): the
+        from nexus.versions import rows_shown_by, shared_version_register
+        from recommender import tasks  # noqa: F401 - registers the tasks in this process: see below
+        from recommender.store import live_version_for_answers
+
+        # The tasks are registered in every process, not only in workers (which find them by autodiscovery): the
         # library and the services queue them by name, and where tasks run eagerly (the embedded default) a name
         # must resolve to its task in this process.
-        from nexus.versions import rows_shown_by, shared_version_register
-        from recommender import tasks  # noqa: F401
-        from recommender.store import live_version_for_answers
 
         # Recommendations, trending and similar lists come from the live model: a new one makes cached answers old.
         shared_version_register("recommender-model", live_version_for_answers)

@@ -3,11 +3,12 @@
 
 Keyed by account id, which an access token carries, so that a request finds it without a database query. Bumped,
 once committed, by whatever changes what the user's own queries return beyond the catalog and the recommender's
-model (versioned on their own): every mutation the user sends (schema/pipeline/view.py), a refresh of their
-recommendations (recommender.refresh) and staff edits of the account or its library (users/admin.py).
+model (versioned on their own): writes to the account or its library (``rows_changed``, by the services and the
+admin, keyed as ``library_rows_declare`` says), every mutation the user sends (schema/pipeline/view.py), and a
+refresh of their recommendations (recommender.refresh).
 """
 
-from nexus.versions import rows_shown_by, version_bump, version_bump_now
+from nexus.versions import rows_shown_by, version_bump
 
 
 def user_data_version_key(user_id: int | str) -> str:
@@ -17,11 +18,6 @@ def user_data_version_key(user_id: int | str) -> str:
 def user_data_version_bump(*, user_id: int | str) -> None:
     """Bump the user's version after the current transaction commits (at once outside one)."""
     version_bump(user_data_version_key(user_id))
-
-
-def user_data_version_bump_now(*, user_id: int | str) -> None:
-    """Bump the user's version at once: for changes already committed."""
-    version_bump_now(user_data_version_key(user_id))
 
 
 def library_rows_declare() -> None:

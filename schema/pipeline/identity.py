@@ -16,8 +16,6 @@ from graphql_jwt.exceptions import JSONWebTokenError
 from graphql_jwt.settings import jwt_settings
 from graphql_jwt.utils import get_credentials, get_payload, get_user_by_payload
 
-_ANONYMOUS = AnonymousUser()
-
 
 class RequestIdentity:
     """The caller of one request: anonymous (no credentials), an account (a token that verifies), or a refusal
@@ -27,8 +25,7 @@ class RequestIdentity:
     is loaded once, when an operation first runs.
     """
 
-    def __init__(self, *, token: str | None, subject: str | None, payload: dict | None, problem: Exception | None):
-        self.token = token
+    def __init__(self, *, subject: str | None, payload: dict | None, problem: Exception | None):
         self.subject = subject
         self._payload = payload
         self._problem = problem
@@ -38,19 +35,15 @@ class RequestIdentity:
     def from_request(cls, request) -> "RequestIdentity":
         token = get_credentials(request)
         if not token:
-            return cls(token=None, subject=None, payload=None, problem=None)
+            return cls(subject=None, payload=None, problem=None)
         try:
             payload = get_payload(token, request)
         except JSONWebTokenError as problem:
-            return cls(token=token, subject=None, payload=None, problem=problem)
+            return cls(subject=None, payload=None, problem=problem)
         subject = jwt_settings.JWT_PAYLOAD_GET_USERNAME_HANDLER(payload)
         if not subject:
-            return cls(token=token, subject=None, payload=None, problem=JSONWebTokenError("Invalid payload"))
-        return cls(token=token, subject=str(subject), payload=payload, problem=None)
-
-    @property
-    def has_credentials(self) -> bool:
-        return self.token is not None
+            return cls(subject=None, payload=None, problem=JSONWebTokenError("Invalid payload"))
+        return cls(subject=str(subject), payload=payload, problem=None)
 
     @property
     def cache_viewer(self) -> str | None:
@@ -63,7 +56,7 @@ class RequestIdentity:
     def user(self):
         """The account (loaded once), or an anonymous user."""
         if self._user is None:
-            self._user = _ANONYMOUS
+            self._user = AnonymousUser()
             if self._payload is not None and self._problem is None:
                 try:
                     self._user = get_user_by_payload(self._payload)
@@ -78,7 +71,7 @@ class RequestIdentity:
 
     def end(self) -> None:
         """The account was deleted by this request: the rest of it runs as nobody."""
-        self._user = _ANONYMOUS
+        self._user = AnonymousUser()
         self._payload = None
         self._problem = JSONWebTokenError("the account no longer exists")
 

@@ -40,7 +40,7 @@ class RecommenderQueries(graphene.ObjectType):
         size = short_list_size(first)
         user = viewer(info)
         seen = (
-            request_memo(info, "viewer_seen_movie_ids", lambda: selectors.user_seen_movie_ids(user=user))
+            request_memo(info, f"seen_movie_ids:{user.pk}", lambda: selectors.user_seen_movie_ids(user=user))
             if user
             else frozenset()
         )
