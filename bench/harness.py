@@ -37,8 +37,9 @@ from kombu import Connection
 from psycopg2 import sql
 
 from bench import BASELINE_PATH, report
-from bench.loadgen import LoadError, LoadResult, Scenario, child_pids, rate_body_template, run_scenario, wrk_path
+from bench.loadgen import LoadError, LoadResult, child_pids, run_scenario, wrk_path
 from bench.processes import process_stop
+from bench.scenarios import HOT_MOVIES, SCENARIOS, BenchData, body, requests_for
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -50,58 +51,11 @@ GUNICORN_WORKERS = 2
 # request, as in production, without refusing the benchmark. A refusal would still count as an error.
 RATE_LIMIT_POINTS = str(10**9)
 
-_MOVIE_FIELDS = "edges { node { id title year genres { name } } }"
-HOT_MOVIES = f"{{ movies(first: 20) {{ {_MOVIE_FIELDS} }} }}"
-SEARCH = f'{{ movies(search: "star", genres: ["Sci-Fi"], first: 20) {{ {_MOVIE_FIELDS} }} }}'
-RECOMMENDATIONS = "{ recommendations(first: 20) { movie { id title genres { name } } score reason } }"
-RATE_MOVIE = (
-    "mutation Rate($movie: ID!, $score: Float!) { rateMovie(movieId: $movie, score: $score) "
-    "{ rating { score } errors { field message code } } }"
-)
 LOGIN = (
     "mutation Login($username: String!, $password: String!) "
     "{ tokenAuth(username: $username, password: $password) { token } }"
 )
 SOURCES = "{ recommendations(first: 20) { source } }"
-
-
-def _graphql_body(query: str, variables: dict | None = None) -> str:
-    return json.dumps({"query": query, "variables": variables or {}})
-
-
-SCENARIOS = (
-    Scenario("baseline", "baseline: plain Django ORM view, same 20 movies", f"/{BASELINE_PATH}", "get"),
-    Scenario("movies", "movies(first: 20), anonymous", "/graphql", "post", _graphql_body(HOT_MOVIES)),
-    Scenario(
-        "search",
-        'movies(search: "star", genres: ["Sci-Fi"], first: 20)',
-        "/graphql",
-        "post",
-        _graphql_body(SEARCH),
-    ),
-    Scenario(
-        "recommendations",
-        "recommendations(first: 20), rotating over the bench users",
-        "/graphql",
-        "tokens",
-        _graphql_body(RECOMMENDATIONS),
-    ),
-    Scenario(
-        "recommendations-miss",
-        "recommendations(first: 20), each request a response-cache miss",
-        "/graphql",
-        "tokens",
-        # A variable the document does not use makes each request's cache key its own.
-        _graphql_body(RECOMMENDATIONS, {"nonce": "__NONCE__"}),
-    ),
-    Scenario(
-        "rate",
-        "rateMovie, random movie and score",
-        "/graphql",
-        "rate",
-        rate_body_template(RATE_MOVIE),
-    ),
-)
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
@@ -120,7 +74,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         type=int,
         help="Threads per gunicorn worker (GUNICORN_THREADS; default: gunicorn.conf.py's, 1), to compare set-ups.",
     )
-    parser.add_argument("--users", type=int, default=8, help="Bench users the authenticated scenarios rotate over.")
+    parser.add_argument("--users", type=int, default=16, help="Bench users the authenticated scenarios rotate over.")
     parser.add_argument("--ratings-per-user", type=int, default=20, help="Ratings each bench user starts with.")
     parser.add_argument(
         "--database-url",
@@ -270,12 +224,12 @@ def queue_depth(broker_url: str, name: str) -> int:
 # --- HTTP --------------------------------------------------------------------------------------------------------
 
 
-def http_json(url: str, body: str | None = None, token: str | None = None) -> tuple[int, dict]:
+def http_json(url: str, payload: str | None = None, token: str | None = None) -> tuple[int, dict]:
     """(status, decoded JSON) of a GET, or of a POST when there is a body; error statuses are returned."""
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data=body.encode() if body else None, headers=headers)  # noqa: S310
+    request = urllib.request.Request(url, data=payload.encode() if payload else None, headers=headers)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the bench's own server
             return response.status, json.load(response)
@@ -285,7 +239,7 @@ def http_json(url: str, body: str | None = None, token: str | None = None) -> tu
 
 def graphql_data(base_url: str, query: str, variables: dict | None = None, token: str | None = None) -> dict:
     """The ``data`` of a GraphQL request; any error stops the bench (used only outside the measured runs)."""
-    status, answer = http_json(f"{base_url}/graphql", _graphql_body(query, variables), token)
+    status, answer = http_json(f"{base_url}/graphql", body(query, variables), token)
     if status != 200 or answer.get("errors"):
         raise HarnessError(f"{query[:80]}... answered {status}: {json.dumps(answer)[:500]}")
     return answer["data"]
@@ -404,28 +358,35 @@ def measure(options: argparse.Namespace, *, work: Path, movielens: Path, tmdb: P
         )
 
         sources = preflight(base_url, usernames=seed["usernames"], password=password)
-        files = {"body": work / "body.json", "tokens": work / "tokens.txt", "movies": work / "movies.txt"}
-        files["movies"].write_text("\n".join(seed["movie_ids"]) + "\n")
-
+        requests_file = work / "requests.tsv"
         results: dict[str, LoadResult] = {}
         restarts: dict[str, int] = {}
         for scenario in SCENARIOS:
-            if scenario.mode in {"tokens", "rate"}:
-                # Fresh access tokens (they live 15 minutes by default) for however long the runs take.
-                tokens = [login(base_url, username, password) for username in seed["usernames"]]
-                files["tokens"].write_text("\n".join(tokens) + "\n")
+            # Fresh access tokens (they live 15 minutes by default) for however long the runs take.
+            data = BenchData(
+                tokens=[login(base_url, username, password) for username in seed["usernames"]],
+                movie_ids=seed["movie_ids"],
+                popular_movie_ids=seed["popular_movie_ids"],
+                rare_movie_ids=seed["rare_movie_ids"],
+            )
             print(f"bench: {scenario.title}: {options.warmup:g} s warm-up, {options.duration:g} s measured", flush=True)
             load = {
                 "base_url": base_url,
                 "connections": options.connections,
-                "files": files,
+                "requests_file": requests_file,
                 "server_pids": lambda: [
                     *(pid for process in (gunicorn, celery) for pid in (process.pid, *child_pids(process.pid)))
                 ],
             }
-            run_scenario(scenario, seconds=options.warmup, **load)
-            restarted_before = _worker_restarts(gunicorn_log)
-            results[scenario.key] = run_scenario(scenario, seconds=options.duration, **load)
+            for run_name, seconds in (("warm-up", options.warmup), ("measured", options.duration)):
+                requests = None
+                if scenario.build is not None:
+                    run_id = f"{os.getpid()}-{scenario.key}-{run_name}"
+                    requests = requests_for(scenario, data, seconds=seconds, run_id=run_id)
+                if run_name == "measured":
+                    restarted_before = _worker_restarts(gunicorn_log)
+                result = run_scenario(scenario.path, requests, seconds=seconds, **load)
+            results[scenario.key] = result
             restarts[scenario.key] = _worker_restarts(gunicorn_log) - restarted_before
             if gunicorn.poll() is not None:
                 raise HarnessError(f"gunicorn exited during {scenario.title}:\n{_tail(gunicorn_log)}")

@@ -1,11 +1,8 @@
 -- wrk script of bench/run: one scenario per run, chosen by the arguments after "--":
---   get                                  GET the URL as it is (the baseline view)
---   post   BODY_FILE                     POST the same GraphQL body on every request
---   tokens BODY_FILE TOKENS_FILE         the same body, each request with the next user's access token; a body
---                                        with __NONCE__ gets a value of its own in every request (cache misses)
---   rate   TEMPLATE_FILE TOKENS_FILE MOVIES_FILE
---                                        rateMovie bodies: __MOVIE__ and __SCORE__ replaced by a random movie
---                                        id and half-star score, with a random user's token
+--   get                 GET the URL as it is (the baseline view)
+--   lines REQUESTS_FILE POST GraphQL requests built by the harness (bench/scenarios.py), one per line as
+--                       "TOKEN<TAB>JSON BODY" ("-" for no token); thread N of T takes lines N, N+T, N+2T, ... and
+--                       sends them in turn, over and over, so no two threads send the same request
 -- Requests are built once in init() (wrk's advice: building one per request costs the generator CPU that the
 -- server shares). A response is an error unless it is a 200 with no object in any "errors" list (top-level
 -- GraphQL errors or a mutation payload's errors); done() prints one "bench-result" line and a few
@@ -13,31 +10,12 @@
 
 local threads = {}
 local next_thread_number = 1
-local PREPARED_REQUESTS = 4000
 local MAX_SAMPLES_PER_THREAD = 3
 
 function setup(thread)
    thread:set("thread_number", next_thread_number)
    next_thread_number = next_thread_number + 1
    table.insert(threads, thread)
-end
-
-local function read_file(path)
-   local file = assert(io.open(path, "rb"))
-   local content = file:read("*a")
-   file:close()
-   return content
-end
-
-local function read_lines(path)
-   local lines = {}
-   for line in io.lines(path) do
-      if line ~= "" then
-         table.insert(lines, line)
-      end
-   end
-   assert(#lines > 0, path .. " is empty")
-   return lines
 end
 
 local function json_post(body, token)
@@ -56,35 +34,27 @@ function init(args)
    cache_hits = 0
    samples = ""
    sampled = 0
-   math.randomseed(thread_number * 7919)
    if mode == "get" then
       table.insert(prepared, wrk.format("GET"))
-   elseif mode == "post" then
-      table.insert(prepared, json_post(read_file(args[2])))
-   elseif mode == "tokens" then
-      local body = read_file(args[2])
-      local tokens = read_lines(args[3])
-      if body:find("__NONCE__", 1, true) then
-         -- Each request with a variable value of its own (this run's start, thread and request number), so that
-         -- no two requests share a response-cache entry, not even with the warm-up run's.
-         for i = 1, PREPARED_REQUESTS do
-            local nonce = string.format("%d-%d-%d", os.time(), thread_number, i)
-            table.insert(prepared, json_post(body:gsub("__NONCE__", nonce), tokens[i % #tokens + 1]))
-         end
-      else
-         for _, token in ipairs(tokens) do
-            table.insert(prepared, json_post(body, token))
+   elseif mode == "lines" then
+      local threads_total = tonumber(args[3])
+      local number = 0
+      for line in io.lines(args[2]) do
+         if line ~= "" then
+            if number % threads_total == thread_number - 1 then
+               local token, body = line:match("^([^\t]*)\t(.*)$")
+               table.insert(prepared, json_post(body, token ~= "-" and token or nil))
+            end
+            number = number + 1
          end
       end
-      -- Threads start at different users, so that all of them are used from the first second.
-      cursor = (thread_number * 7) % #prepared
-   elseif mode == "rate" then
-      local template = read_file(args[2])
-      local tokens, movies = read_lines(args[3]), read_lines(args[4])
-      for _ = 1, PREPARED_REQUESTS do
-         local body = template:gsub("__MOVIE__", movies[math.random(#movies)])
-         body = body:gsub("__SCORE__", string.format("%.1f", math.random(10) / 2))
-         table.insert(prepared, json_post(body, tokens[math.random(#tokens)]))
+      if #prepared == 0 then  -- fewer lines than threads: every thread sends them all
+         for line in io.lines(args[2]) do
+            local token, body = line:match("^([^\t]*)\t(.*)$")
+            if body then
+               table.insert(prepared, json_post(body, token ~= "-" and token or nil))
+            end
+         end
       end
    else
       error("unknown mode: " .. tostring(mode))

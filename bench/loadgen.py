@@ -6,7 +6,6 @@ still shares the machine's cores with the server, so every run also records the 
 
 import contextlib
 import dataclasses
-import json
 import os
 import re
 import resource
@@ -28,17 +27,6 @@ _SAMPLE = re.compile(r"^bench-sample (.*)$", re.MULTILINE)
 
 class LoadError(RuntimeError):
     """wrk did not run or did not report."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Scenario:
-    """One measured workload: what load.lua sends (``mode`` and its files) to which path."""
-
-    key: str
-    title: str
-    path: str
-    mode: str  # get | post | tokens | rate (see load.lua)
-    body: str | None = None  # the JSON body, or for "rate" the template with __MOVIE__ and __SCORE__
 
 
 @dataclasses.dataclass
@@ -78,13 +66,6 @@ class LoadResult:
         return self.server_cpu_seconds / self.seconds if self.seconds else 0.0
 
 
-def rate_body_template(query: str) -> str:
-    """A GraphQL request body for the "rate" mode: variables ``movie`` (a string) and ``score`` (a JSON number),
-    filled in by load.lua."""
-    body = json.dumps({"query": query, "variables": {"movie": "__MOVIE__", "score": 0}})
-    return body.replace('"score": 0}', '"score": __SCORE__}')
-
-
 def wrk_path() -> str | None:
     """Where wrk is installed, or None."""
     return shutil.which("wrk")
@@ -99,35 +80,33 @@ def wrk_version() -> str:
 
 
 def run_scenario(
-    scenario: Scenario,
+    path: str,
+    requests: list[tuple[str | None, str]] | None,
     *,
     base_url: str,
     connections: int,
     seconds: float,
-    files: dict[str, Path],
+    requests_file: Path,
     server_pids: Callable[[], list[int]] = list,
 ) -> LoadResult:
-    """Runs wrk against ``base_url + scenario.path`` for ``seconds`` with ``connections`` connections.
-
-    ``files`` holds what load.lua reads: "body" (written here from the scenario), "tokens" and "movies";
-    ``server_pids`` names the processes whose CPU time the result reports as the server's.
-    """
-    arguments = [scenario.mode]
-    if scenario.body is not None:
-        files["body"].write_text(scenario.body)
-        arguments.append(str(files["body"]))
-    if scenario.mode in {"tokens", "rate"}:
-        arguments.append(str(files["tokens"]))
-    if scenario.mode == "rate":
-        arguments.append(str(files["movies"]))
+    """Runs wrk against ``base_url + path`` for ``seconds`` with ``connections`` connections: a plain GET when
+    ``requests`` is None, else POSTs of these (token or None, JSON body) requests, written to ``requests_file``
+    for load.lua. ``server_pids`` names the processes whose CPU time the result reports as the server's."""
+    threads = min(WRK_THREADS, connections)
+    arguments = ["get"]
+    if requests is not None:
+        with requests_file.open("w") as lines:
+            for token, body in requests:
+                lines.write(f"{token or '-'}\t{body}\n")
+        arguments = ["lines", str(requests_file), str(threads)]
     command = [
         "wrk",
-        f"--threads={min(WRK_THREADS, connections)}",
+        f"--threads={threads}",
         f"--connections={connections}",
         f"--duration={max(1, round(seconds))}s",
         f"--timeout={WRK_TIMEOUT_SECONDS}s",
         f"--script={LUA_SCRIPT}",
-        base_url + scenario.path,
+        base_url + path,
         "--",
         *arguments,
     ]

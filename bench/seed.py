@@ -17,6 +17,10 @@ USERNAME_PREFIX = "bench-user-"
 # Bench users rate among the most popular movies, as new users mostly do, so that they share items with
 # MovieLens users and get collaborative recommendations.
 CANDIDATE_MOVIES = 1000
+# Movie pages people open and the ratings the bench measures: the most-rated movies, and movies with at most
+# RARE_MAX_RATINGS ratings.
+POPULAR_MOVIES = 100
+RARE_MAX_RATINGS = 10
 FAVORITE_GENRES = ("Action", "Comedy", "Drama", "Sci-Fi", "Thriller", "Animation", "Romance", "Crime")
 
 
@@ -43,13 +47,21 @@ def bench_users_create(*, count: int, ratings_per_user: int, password: str, seed
     return usernames
 
 
-def movie_global_ids() -> list[str]:
-    """The Relay id of every movie in the catalog (what ``rateMovie(movieId:)`` takes)."""
+def movie_global_ids() -> dict[str, list[str]]:
+    """Relay ids (what ``movie(id:)`` and ``rateMovie(movieId:)`` take) of every movie in the catalog, of the
+    most-rated ones and of rarely rated ones."""
     from graphql_relay import to_global_id
 
     from catalog.models import Movie
 
-    return [to_global_id("Movie", pk) for pk in Movie.objects.order_by("id").values_list("pk", flat=True)]
+    def ids(movies) -> list[str]:
+        return [to_global_id("Movie", pk) for pk in movies.values_list("pk", flat=True)]
+
+    return {
+        "movie_ids": ids(Movie.objects.order_by("id")),
+        "popular_movie_ids": ids(Movie.objects.order_by("-rating_count", "id")[:POPULAR_MOVIES]),
+        "rare_movie_ids": ids(Movie.objects.filter(rating_count__range=(1, RARE_MAX_RATINGS)).order_by("id")),
+    }
 
 
 def main() -> None:
@@ -68,7 +80,7 @@ def main() -> None:
         password=os.environ["BENCH_USER_PASSWORD"],
         seed=options.seed,
     )
-    options.output.write_text(json.dumps({"usernames": usernames, "movie_ids": movie_global_ids()}))
+    options.output.write_text(json.dumps({"usernames": usernames, **movie_global_ids()}))
 
 
 if __name__ == "__main__":
