@@ -28,6 +28,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=nexus.settings \
     NEXUS_VAR_DIR=/var/lib/nexus \
     STATIC_ROOT=/app/staticfiles \
+    NEXUS_ENV_FILE= \
     PORT=8000
 RUN groupadd --system --gid 10001 nexus \
     && useradd --system --uid 10001 --gid nexus --home-dir /var/lib/nexus --shell /usr/sbin/nologin nexus \

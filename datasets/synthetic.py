@@ -15,7 +15,7 @@ rating dataset never exists as Python objects (nor all at once as arrays). The f
 """
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -422,9 +422,12 @@ class SyntheticSummary:
     path: Path
 
 
-def synthetic_dataset_write(*, size: SyntheticSize, out_dir: Path, seed: int = 0) -> SyntheticSummary:
+def synthetic_dataset_write(
+    *, size: SyntheticSize, out_dir: Path, seed: int = 0, on_ratings: Callable[[int], None] | None = None
+) -> SyntheticSummary:
     """Writes ``movies.csv``, ``links.csv`` and ``ratings.csv`` (ml-latest layout) of a dataset of ``size``
-    into ``out_dir``. The same seed and size always give the same files."""
+    into ``out_dir``. The same seed and size always give the same files. ``on_ratings(n)`` is told of every
+    chunk of ratings written (a progress bar's hook)."""
     validate_size(size)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -455,4 +458,6 @@ def synthetic_dataset_write(*, size: SyntheticSize, out_dir: Path, seed: int = 0
         for chunk in rating_chunks(rng, catalog, users):
             ratings_file.write(rating_chunk_csv(chunk))
             written += len(chunk.user_ids)
+            if on_ratings is not None:
+                on_ratings(len(chunk.user_ids))
     return SyntheticSummary(users=size.users, movies=size.movies, ratings=written, path=out_dir)

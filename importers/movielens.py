@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils.text import slugify
-from tqdm import tqdm
 
 from catalog.models import Genre, Movie
 from datasets import DatasetError
@@ -28,6 +27,7 @@ from datasets.movielens import (
 )
 from importers.bulk import batches
 from importers.movielens_writers import OrmWriter, PostgresWriter, csv_ratings_checked
+from nexus.progress import Progress
 from nexus.versions import rows_changed
 from users.statistics import movie_stats_refresh
 
@@ -141,7 +141,7 @@ def _load_in_batches(
 ) -> int:
     """Write `rows` batch by batch; collects the users they mention. Returns the number of rows."""
     count = 0
-    with tqdm(desc=file, unit=" rows", unit_scale=True, disable=not show_progress) as progress:
+    with Progress(f"import {file}", unit="rows", enabled=show_progress) as progress:
         for batch in batches(rows, BATCH_SIZE):
             unknown = {row.movie_id for row in batch} - movie_ids
             if unknown:

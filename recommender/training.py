@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from nexus.progress import Progress
 from recommender import store
 from recommender.algorithms import choose_algorithm, fit_hybrid, production_model
 from recommender.catalog_artifact import catalog_load
@@ -52,14 +53,22 @@ class NothingToTrainOn(Exception):
     pass
 
 
+# The steps of _train, in order: the progress of a training counts them.
+STEPS = ("load", "fit", "recommend", "similar", "trending", "save_model", "write", "activate")
+
+
 @contextmanager
-def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+def _timed(timings: dict[str, float], step: str, progress: Progress | None = None) -> Iterator[None]:
     started = time.perf_counter()
     yield
     timings[step] = round(time.perf_counter() - started, 3)
+    if progress is not None:
+        progress.update(step=step)
 
 
-def recommender_train(*, triggered_by: str = ModelRun.Trigger.COMMAND, run_id: int | None = None) -> ModelRun:
+def recommender_train(
+    *, triggered_by: str = ModelRun.Trigger.COMMAND, run_id: int | None = None, show_progress: bool = False
+) -> ModelRun:
     """Trains a new version on everything in the database and switches readers to it.
 
     Steps (each timed in ``ModelRun.timings``): load interactions and item features with SQL into arrays;
@@ -67,7 +76,7 @@ def recommender_train(*, triggered_by: str = ModelRun.Trigger.COMMAND, run_id: i
     the top ``LIST_LENGTH`` with reasons for every user with interactions, in batches; precompute every
     movie's similar movies and the trending lists; save the model (for per-user refreshes); write everything
     under the new version; switch. ``run_id`` is a run queued by ``recommender_training_enqueue``; without it
-    a run is created.
+    a run is created. ``show_progress``: a bar over the steps on a terminal, log lines elsewhere.
     """
     run = ModelRun.objects.create(triggered_by=triggered_by) if run_id is None else ModelRun.objects.get(pk=run_id)
     run.started_at = timezone.now()
@@ -76,8 +85,11 @@ def recommender_train(*, triggered_by: str = ModelRun.Trigger.COMMAND, run_id: i
     run.save(update_fields=["started_at", "version", "status"])
     timings: dict[str, float] = {}
     try:
-        with _timed(timings, "total"):
-            replaced = _train(run, timings)
+        with (
+            _timed(timings, "total"),
+            Progress("training", total=len(STEPS), unit="steps", enabled=show_progress) as progress,
+        ):
+            replaced = _train(run, timings, progress)
     except Exception as error:
         logger.exception("Recommender training %s failed", run.version)
         run.status, run.error, run.finished_at = (
@@ -103,16 +115,16 @@ def _unfinished_version_discard(version: str) -> None:
             model_delete(version)
 
 
-def _train(run: ModelRun, timings: dict[str, float]) -> str | None:
+def _train(run: ModelRun, timings: dict[str, float], progress: Progress | None = None) -> str | None:
     snapshot_at = timezone.now()
-    with _timed(timings, "load"):
+    with _timed(timings, "load", progress):
         catalog, features = catalog_load()
         events = event_log()
         if not has_positive(events):
             raise NothingToTrainOn("no ratings, favorites or viewings yet: import MovieLens first")
         interactions = interactions_from_events(events, user_ids=None, item_ids=catalog.item_ids)
         users = UserRows.of(events, interactions, catalog.declared_genres(declared_genre_ids(interactions.user_ids)))
-    with _timed(timings, "fit"):
+    with _timed(timings, "fit", progress):
         run.algorithm = choose_algorithm(
             n_users=interactions.n_users,
             n_items=interactions.n_items,
@@ -122,15 +134,15 @@ def _train(run: ModelRun, timings: dict[str, float]) -> str | None:
             interactions.confidence
         )
         model = fit_hybrid(interactions=interactions, item_features=features, collaborative=collaborative)
-    with _timed(timings, "recommend"):
+    with _timed(timings, "recommend", progress):
         user_lists = every_users_lists(model, catalog, users, interactions)
-    with _timed(timings, "similar"):
+    with _timed(timings, "similar", progress):
         similar = similar_lists(model, catalog)
-    with _timed(timings, "trending"):
+    with _timed(timings, "trending", progress):
         trending = trending_lists(model, catalog)
-    with _timed(timings, "save_model"):
+    with _timed(timings, "save_model", progress):
         model_save(run.version, model, catalog)
-    with _timed(timings, "write"):
+    with _timed(timings, "write", progress):
         store.version_write(
             version=run.version,
             user_lists=user_lists,
@@ -138,7 +150,7 @@ def _train(run: ModelRun, timings: dict[str, float]) -> str | None:
             similar=similar,
             trending=trending,
         )
-    with _timed(timings, "activate"):
+    with _timed(timings, "activate", progress):
         replaced = store.activate(version=run.version)
         models_prune(live=run.version)
         caught_up = _changed_users_refresh(since=snapshot_at - SNAPSHOT_MARGIN)

@@ -239,6 +239,7 @@ def production_settings_run(tmp_path, code: str, **environment: str) -> str:
             "PATH": os.environ["PATH"],
             "SECRET_KEY": secrets.token_urlsafe(50),
             "NEXUS_VAR_DIR": str(tmp_path),
+            "NEXUS_ENV_FILE": "",  # never a developer's .env
             "DJANGO_SETTINGS_MODULE": "nexus.settings",
             **environment,
         },
@@ -317,6 +318,7 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
             "PATH": os.environ["PATH"],
             "SECRET_KEY": secrets.token_urlsafe(50),
             "NEXUS_VAR_DIR": str(tmp_path),
+            "NEXUS_ENV_FILE": "",
         },
         capture_output=True,
         text=True,

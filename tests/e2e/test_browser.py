@@ -8,6 +8,7 @@ data, which a server in another process could not see inside the tests' transact
 import json
 import os
 import shutil
+from urllib.parse import quote
 
 import pytest
 from selenium import webdriver
@@ -163,7 +164,51 @@ def test_graphiql_type_and_run_a_query(site, browser):
     typed = browser.execute_script("return arguments[0].CodeMirror.getValue()", editor)
     assert typed == "{ movie(tmdbId: 862) { title year } }"
 
-    browser.find_element(By.CSS_SELECTOR, ".graphiql-execute-button").click()
+    # GraphiQL re-reads the document's operations a moment after typing: until then the button still offers the
+    # example's several operations as a menu instead of running.
+    wait(browser, lambda _: not execute_button(browser).get_attribute("aria-haspopup"))
+    execute_button(browser).click()
     result = browser.find_element(By.CSS_SELECTOR, ".result-window")
     wait(browser, lambda _: '"title": "Toy Story"' in result.text)
     assert '"year": 1995' in result.text
+
+
+def execute_button(browser):
+    return browser.find_element(By.CSS_SELECTOR, ".graphiql-execute-button")
+
+
+def editor_text(browser) -> str:
+    editor = wait(
+        browser,
+        expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, ".graphiql-query-editor .CodeMirror")),
+    )
+    return browser.execute_script("return arguments[0].CodeMirror.getValue()", editor)
+
+
+def test_graphiql_opens_a_shared_link_with_its_query_and_the_schema(site, browser):
+    query = "{ movie(tmdbId: 862) { title year } }"
+    browser.get(f"{site}/graphql?query={quote(query)}")
+    assert editor_text(browser) == query
+    # The address keeps the query in its fragment, where GraphiQL updates it: requests go to /graphql itself.
+    assert browser.execute_script("return location.search") == ""
+    assert query in browser.execute_script("return decodeURIComponent(location.hash)")
+
+    # The schema loaded (its introspection was not overridden by the link's query): the docs show its types.
+    browser.find_element(By.CSS_SELECTOR, "[aria-label='Show Documentation Explorer']").click()
+    docs = wait(browser, expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, ".graphiql-doc-explorer")))
+    wait(browser, lambda _: "Query" in docs.text)
+    assert "Unknown operation" not in browser.find_element(By.TAG_NAME, "body").text
+
+    browser.find_element(By.CSS_SELECTOR, ".graphiql-execute-button").click()
+    result = browser.find_element(By.CSS_SELECTOR, ".result-window")
+    wait(browser, lambda _: '"title": "Toy Story"' in result.text)
+
+
+def test_graphiql_first_visit_shows_the_nexus_example(site, browser):
+    browser.get(f"{site}/graphql")
+    browser.execute_script("localStorage.clear()")  # GraphiQL's stored tabs: the state of a first visit
+    browser.get(f"{site}/graphql")
+    example = editor_text(browser)
+    assert example.startswith("# Nexus")
+    for part in ("query Browse", "query Movie", "mutation SignUp", "Authorization", "Bearer", "recommendations"):
+        assert part in example

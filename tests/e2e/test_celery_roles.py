@@ -28,7 +28,12 @@ def role_environment(folder) -> dict[str, str]:
         for key in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "JWT_SECRET_KEY")
         if key in os.environ
     }
-    return env | {"SECRET_KEY": settings.SECRET_KEY, "LOG_FORMAT": "json", "NEXUS_VAR_DIR": str(folder)}
+    return env | {
+        "SECRET_KEY": settings.SECRET_KEY,
+        "LOG_FORMAT": "json",
+        "NEXUS_VAR_DIR": str(folder),
+        "NEXUS_ENV_FILE": "",
+    }
 
 
 def compose_healthcheck(role: str) -> str:

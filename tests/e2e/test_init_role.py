@@ -45,6 +45,7 @@ def init_environment(tmp_path):
             "SECRET_KEY": "init-role-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
             "DATABASE_URL": database_url,
             "NEXUS_VAR_DIR": str(tmp_path / "var"),
+            "NEXUS_ENV_FILE": "",  # as in the image: never a developer's .env
             "NEXUS_MOVIELENS": str(sample),
             "NEXUS_TMDB": str(tmdb_csv()),
         }
@@ -64,7 +65,17 @@ def test_init_imports_and_trains_on_the_first_start_only(init_environment):
     assert "Trained version" in first.stdout
 
     # Any other first argument runs as a command: here, reading the lists the training wrote.
-    recommended = entrypoint("python", "manage.py", "recommend", "--all", "--limit", "5", env=init_environment)
+    recommended = entrypoint(
+        "python",
+        "manage.py",
+        "recommend",
+        "--all",
+        "--limit",
+        "5",
+        "--format",
+        "jsonl",
+        env=init_environment,
+    )
     lists = [json.loads(line) for line in recommended.stdout.splitlines()]
     assert lists and all(len(entry["items"]) == 5 for entry in lists)
 

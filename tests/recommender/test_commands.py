@@ -79,10 +79,10 @@ def test_recommend_all_prints_one_json_object_per_user_with_interactions(trained
 
 def test_recommend_for_named_users_leaves_out_what_they_hid_since(trained):
     user = User.objects.get(movielens_id=1)
-    first = jsonl(run("recommend", "movielens-1", "--limit", "3"))[0]["items"][0]
+    first = jsonl(run("recommend", "movielens-1", "--limit", "3", "--format", "jsonl"))[0]["items"][0]
     HiddenMovie.objects.create(user=user, movie_id=int(from_global_id(first["id"])[1]))
 
-    lines = jsonl(run("recommend", "MovieLens-1", "movielens-2", "--limit", "3"))
+    lines = jsonl(run("recommend", "MovieLens-1", "movielens-2", "--limit", "3", "--format", "jsonl"))
 
     assert [line["username"] for line in lines] == ["movielens-1", "movielens-2"]
     assert first["id"] not in {item["id"] for item in lines[0]["items"]}
@@ -92,7 +92,7 @@ def test_recommend_for_named_users_leaves_out_what_they_hid_since(trained):
 def test_recommend_for_someone_without_a_list_uses_the_fallbacks(trained):
     User.objects.create(username="newcomer")
 
-    [line] = jsonl(run("recommend", "newcomer", "--limit", "4"))
+    [line] = jsonl(run("recommend", "newcomer", "--limit", "4", "--format", "jsonl"))
 
     assert (line["username"], line["movielensUserId"]) == ("newcomer", None)
     assert [item["source"] for item in line["items"]] == ["popular"] * 4
@@ -135,3 +135,15 @@ def test_an_import_queues_a_training_unless_told_not_to(tmp_path, django_capture
     # Besides bumping data versions (the catalog's, nexus.versions), the import's commit queues the training, and
     # nothing else.
     assert len([callback for callback in callbacks if callback.__module__ != "nexus.versions"]) == queued
+
+
+def test_recommend_prints_a_table_for_people_by_default(trained):
+    lines = run("recommend", "movielens-1", "--limit", "3").splitlines()
+    assert lines[0] == "movielens-1: 3 recommendations"
+    assert lines[1].split() == ["#", "title", "(year)", "score", "source", "reason"]
+    first = jsonl(run("recommend", "movielens-1", "--limit", "3", "--format", "jsonl"))[0]["items"][0]
+    movie = Movie.objects.get(movielens_id=first["movielensId"])
+    assert lines[2].split()[0] == "1"
+    assert f"{movie.title} ({movie.year})"[:40] in lines[2]
+    assert first["source"] in lines[2]
+    assert len(lines) == 5

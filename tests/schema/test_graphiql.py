@@ -11,6 +11,9 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from graphene_django.views import GraphQLView
+from graphql import parse, validate
+
+from schema.api import schema
 
 GRAPHENE_GRAPHIQL_JS = "graphene_django/graphiql.js"
 
@@ -56,7 +59,8 @@ def graphiql_page(client) -> AssetCollector:
 
 def test_graphiql_page_loads_every_asset_from_nexus_static(graphiql_page):
     urls = [url for url, _ in graphiql_page.assets]
-    assert len(urls) == 9  # graphiql + explorer CSS, six vendored scripts, graphene-django's graphiql.js
+    # graphiql + explorer CSS, six vendored scripts, Nexus' adapter of graphene-django's graphiql.js, and that script
+    assert len(urls) == 10
     offsite = [url for url in urls if "http" in url or url.startswith("//")]
     assert offsite == []
     assert [url for url in urls if not url.startswith(settings.STATIC_URL)] == []
@@ -119,3 +123,19 @@ def test_whitenoise_serves_compressed_graphiql_bundle(graphiql_page, client):
     original = gzip.decompress(compressed)
     assert integrity == sri_sha256(original)
     assert len(compressed) < len(original) / 2
+
+
+def test_graphiql_example_tab_is_a_valid_document():
+    """The example GraphiQL opens with (nexus/static/nexus/graphiql-nexus.js) runs against today's schema."""
+    script = (Path(settings.BASE_DIR) / "nexus" / "static" / "nexus" / "graphiql-nexus.js").read_text()
+    example = script.split("var NEXUS_EXAMPLE = `", 1)[1].split("`;", 1)[0]
+    assert validate(schema.graphql_schema, parse(example)) == []
+    assert "Authorization" in example and "Bearer" in example
+
+
+def test_a_shared_link_from_a_browser_renders_graphiql_instead_of_running(client):
+    accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"  # what Chromium sends
+    response = client.get("/graphql", {"query": "{ movie(tmdbId: 862) { title } }"}, HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert b"graphiql-nexus.js" in response.content

@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from datasets.synthetic import PRESETS, SyntheticSize, synthetic_dataset_write, validate_size
+from nexus.progress import Progress
 
 
 class Command(BaseCommand):
@@ -48,7 +49,8 @@ class Command(BaseCommand):
         out_dir = Path(out) if out else Path(tempfile.mkdtemp(prefix="nexus-synthetic-"))
 
         started = time.monotonic()
-        summary = synthetic_dataset_write(size=chosen, out_dir=out_dir, seed=seed)
+        with Progress("synthetic ratings", total=chosen.ratings, unit="ratings", enabled=verbosity > 0) as progress:
+            summary = synthetic_dataset_write(size=chosen, out_dir=out_dir, seed=seed, on_ratings=progress.update)
         if verbosity > 0:
             self.stdout.write(
                 f"Wrote {summary.users:,} users, {summary.movies:,} movies and {summary.ratings:,} ratings "

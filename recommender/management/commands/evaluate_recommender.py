@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from datasets import DatasetError
+from nexus.progress import Progress
 from recommender.evaluation import markdown_table, run_evaluation, write_report
 
 
@@ -27,7 +28,8 @@ class Command(BaseCommand):
         if k < 1:
             raise CommandError("--k must be at least 1")
         try:
-            report = run_evaluation(dataset, k=k, seed=seed)
+            with Progress("evaluation", total=4, unit="steps", enabled=verbosity > 0) as progress:
+                report = run_evaluation(dataset, k=k, seed=seed, on_step=lambda step: progress.update(step=step))
         except DatasetError as error:
             raise CommandError(str(error)) from error
         paths = write_report(report, out)

@@ -15,7 +15,7 @@ class Command(BaseCommand):
     @statement_timeout_lifted()  # statements over whole tables run for minutes
     def handle(self, *args, verbosity, **options):
         try:
-            run = recommender_train(triggered_by=ModelRun.Trigger.COMMAND)
+            run = recommender_train(triggered_by=ModelRun.Trigger.COMMAND, show_progress=verbosity > 0)
         except NothingToTrainOn as error:
             raise CommandError(str(error)) from error
         if verbosity > 0:
