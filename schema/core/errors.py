@@ -10,35 +10,54 @@ from graphql import GraphQLError
 
 
 class ErrorCode(graphene.Enum):
-    """Machine-readable reason for an error in a mutation payload."""
+    """Machine-readable reason for an error in a mutation payload. One vocabulary with `extensions.code` of
+    GraphQL errors: a problem both can report has the same name in both (README, "Error codes")."""
 
-    INVALID = "invalid"
+    BAD_USER_INPUT = "bad_user_input"
     REQUIRED = "required"
     NOT_FOUND = "not_found"
     UNIQUE = "unique"
     OUT_OF_RANGE = "out_of_range"
+    STEP_MISMATCH = "step_mismatch"
     PASSWORD_TOO_WEAK = "password_too_weak"  # noqa: S105 - an error code, not a password
     WRONG_PASSWORD = "wrong_password"  # noqa: S105
-    PERMISSION_DENIED = "permission_denied"
+    FORBIDDEN = "forbidden"
     RATE_LIMITED = "rate_limited"
+    # The first vocabulary's names, kept so that clients that name them still validate; never returned.
+    INVALID = "invalid"
+    PERMISSION_DENIED = "permission_denied"
 
     @property
     def description(self):
-        return _CODE_DESCRIPTIONS.get(self.value)
+        return _CODE_DESCRIPTIONS.get(self.value) or _DEPRECATED_CODES.get(self.value)
+
+    @property
+    def deprecation_reason(self):
+        return _DEPRECATED_CODES.get(self.value)
 
 
 _CODE_DESCRIPTIONS = {
-    "invalid": "The value is malformed or not allowed.",
+    "bad_user_input": "The value is malformed or not allowed (a malformed id, text with control characters); the "
+    "same code as a query argument refused by value.",
     "required": "The value is missing.",
     "not_found": "No object has this id.",
     "unique": "The value is already taken.",
-    "out_of_range": "The value (a number, a date) is outside the allowed range or step.",
+    "out_of_range": "The value (a number, a date) is outside the allowed range.",
+    "step_mismatch": "The number is inside the allowed range but not one of its steps (a score of 3.3: scores go "
+    "in half steps).",
     "password_too_weak": "The password fails the password policy.",
     "wrong_password": "The password does not match.",
-    "permission_denied": "The caller may not do this.",
+    "forbidden": "The caller may not do this.",
     "rate_limited": "Too many attempts; try again later.",
 }
 _KNOWN_CODES = set(_CODE_DESCRIPTIONS)
+_DEPRECATED_CODES = {
+    "invalid": "Never returned: the same problem is BAD_USER_INPUT, as in GraphQL errors.",
+    "permission_denied": "Never returned: the same problem is FORBIDDEN, as in GraphQL errors.",
+}
+# Services' codes named as in the first vocabulary (INVALID, PERMISSION_DENIED): reported under the names that
+# GraphQL errors use for the same problems.
+_RENAMED = {"invalid": "bad_user_input", "permission_denied": "forbidden"}
 
 
 class Error(graphene.ObjectType):
@@ -56,7 +75,8 @@ def errors_from_validation_error(exc: ValidationError) -> list[Error]:
     for field, field_errors in by_field.items():
         for error in field_errors:
             message = error.message % error.params if error.params else error.message
-            code = error.code if error.code in _KNOWN_CODES else "invalid"
+            code = _RENAMED.get(error.code, error.code)
+            code = code if code in _KNOWN_CODES else "bad_user_input"
             errors.append(
                 Error(
                     field=to_camel_case(field) if field and field != "__all__" else None,

@@ -6,6 +6,7 @@ from typing import Any
 import graphene
 from django.conf import settings
 from graphene import relay
+from graphql import GraphQLError
 from graphql_relay import cursor_to_offset, offset_to_cursor
 
 from schema.core.errors import bad_input
@@ -39,10 +40,23 @@ def connection_args(description: str = "") -> dict:
     }
 
 
+def page_size_refusal(name: str, value: int, *, connection: bool) -> GraphQLError | None:
+    """The BAD_USER_INPUT error refusing page size ``value`` of argument ``name`` (of a connection, or of a plain
+    list), or None when it is allowed. The request pipeline checks every page size with it before the cost
+    (schema/pipeline/limits.py), so that a page too large is refused the same way however large it is."""
+    if connection:
+        cap = settings.NEXUS_MAX_PAGE_SIZE
+        if not 0 <= value <= cap:
+            return bad_input(f"`{name}` must be between 0 and {cap} (requested {value}); page through with cursors.")
+    elif not 0 <= value <= SHORT_LIST_MAX:
+        return bad_input(f"`{name}` must be between 0 and {SHORT_LIST_MAX} (requested {value}).")
+    return None
+
+
 def _page_size(name: str, value: int | None) -> int | None:
-    cap = settings.NEXUS_MAX_PAGE_SIZE
-    if value is not None and not 0 <= value <= cap:
-        raise bad_input(f"`{name}` must be between 0 and {cap} (requested {value}); page through with cursors.")
+    refusal = page_size_refusal(name, value, connection=True) if value is not None else None
+    if refusal is not None:
+        raise refusal
     return value
 
 
@@ -105,6 +119,7 @@ def paginate(
 def short_list_size(first: int | None) -> int:
     """The size of a plain list: ``first`` when given (0–100), else 20."""
     first = SHORT_LIST_DEFAULT if first is None else first
-    if not 0 <= first <= SHORT_LIST_MAX:
-        raise bad_input(f"`first` must be between 0 and {SHORT_LIST_MAX} (requested {first}).")
+    refusal = page_size_refusal("first", first, connection=False)
+    if refusal is not None:
+        raise refusal
     return first

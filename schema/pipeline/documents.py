@@ -15,14 +15,18 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from graphql import (
     DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
+    InlineFragmentNode,
     OperationDefinitionNode,
+    SelectionSetNode,
     get_operation_ast,
     parse,
     print_ast,
@@ -33,6 +37,9 @@ from graphql.execution.values import get_variable_values
 from nexus import metrics
 
 CACHE_SIZE = 1000
+# extensions.code of errors in the document and in the variables sent for it (Apollo Server's names); the limit
+# rules (schema/pipeline/limits.py) give their own.
+PARSE_FAILED, VALIDATION_FAILED, BAD_USER_INPUT = "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"
 # Enough for any real document within the size limit; bounds the parser's work on token floods.
 MAX_TOKENS = 50_000
 
@@ -111,7 +118,7 @@ def variables_errors(
     """What is wrong with the variables sent for ``operation`` (execution would refuse them with the same errors);
     with ``hide_schema``, errors name no schema member the caller did not."""
     coerced = get_variable_values(schema, operation.variable_definitions, dict(variables or {}))
-    errors = coerced if isinstance(coerced, list) else []
+    errors = [_coded(error, BAD_USER_INPUT) for error in coerced] if isinstance(coerced, list) else []
     return _without_schema_hints(errors) if hide_schema else errors
 
 
@@ -123,11 +130,11 @@ def _prepare(*, schema: GraphQLSchema, query: str, rules: Sequence) -> PreparedD
     try:
         document = parse(query, max_tokens=MAX_TOKENS)
     except GraphQLError as error:
-        return PreparedDocument(document=None, errors=(error,))
+        return PreparedDocument(document=None, errors=(_coded(error, PARSE_FAILED),))
     except RecursionError:
         return PreparedDocument(document=None, errors=(_too_nested(),))
     try:
-        errors = validate(schema, document, list(rules))
+        errors = [_coded(error, VALIDATION_FAILED) for error in validate(schema, document, list(rules))]
     except RecursionError:
         errors = [_too_nested()]
     normalized = hashlib.sha256(print_ast(document).encode()).hexdigest() if not errors else ""
@@ -173,5 +180,37 @@ def _error_without_schema_hints(error: GraphQLError) -> GraphQLError:
     )
 
 
+def _coded(error: GraphQLError, code: str) -> GraphQLError:
+    """``error`` with ``extensions.code`` = ``code``, unless it already has a code of its own."""
+    if (error.extensions or {}).get("code"):
+        return error
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions={**(error.extensions or {}), "code": code},
+    )
+
+
 def _too_nested() -> GraphQLError:
     return GraphQLError("The document is nested too deeply to be read.", extensions={"code": "QUERY_TOO_DEEP"})
+
+
+def root_fields(
+    selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> Iterator[FieldNode]:
+    """The top-level fields of an operation's ``selection_set``, through its inline fragments and the named
+    ``fragments`` it spreads (each spread once)."""
+    pending, seen = [selection_set], set()
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode):
+                yield selection
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif selection.name.value in fragments and selection.name.value not in seen:
+                seen.add(selection.name.value)
+                pending.append(fragments[selection.name.value].selection_set)

@@ -17,6 +17,7 @@ _CLIENT_ERROR_CODES = {
     "UNAUTHENTICATED",
     "FORBIDDEN",
     "RATE_LIMITED",
+    "GRAPHQL_PARSE_FAILED",
     "GRAPHQL_VALIDATION_FAILED",
     "INVALID_TOKEN",
     "TOKEN_EXPIRED",
@@ -38,7 +39,11 @@ def client_error_format(error) -> dict:
     if isinstance(error, GraphQLError):
         error = _with_token_error_code(error)
     if isinstance(error, GraphQLError) and _is_client_error(error):
-        return error.formatted
+        formatted = error.formatted
+        if not (formatted.get("extensions") or {}).get("code"):  # every error carries a code
+            code = "INTERNAL_SERVER_ERROR" if error.path else "BAD_REQUEST"
+            formatted["extensions"] = {**(formatted.get("extensions") or {}), "code": code}
+        return formatted
     error_id = uuid.uuid4().hex
     original = getattr(error, "original_error", None) or error
     logger.error(
@@ -56,21 +61,26 @@ def client_error_format(error) -> dict:
     return formatted
 
 
-def _with_token_error_code(error: GraphQLError) -> GraphQLError:
-    """django-graphql-jwt refuses a bad access token with plain exceptions: report them as the client's errors."""
-    original = error.original_error
-    if isinstance(original, JSONWebTokenExpired):
+def token_error(problem: Exception, *, nodes=None, path=None) -> GraphQLError | None:
+    """The client's error for django-graphql-jwt's refusal of an access token (``TOKEN_EXPIRED``,
+    ``INVALID_TOKEN`` or ``FORBIDDEN``), or None when ``problem`` is not one."""
+    if isinstance(problem, JSONWebTokenExpired):
         message, code = (
             "The access token has expired: get a new one with refreshToken, or log in again.",
             "TOKEN_EXPIRED",
         )
-    elif isinstance(original, JSONWebTokenPermissionDenied):
-        message, code = str(original), "FORBIDDEN"
-    elif isinstance(original, JSONWebTokenError):
-        message, code = f"The access token is not valid ({original}): log in again.", "INVALID_TOKEN"
+    elif isinstance(problem, JSONWebTokenPermissionDenied):
+        message, code = str(problem), "FORBIDDEN"
+    elif isinstance(problem, JSONWebTokenError):
+        message, code = f"The access token is not valid ({problem}): log in again.", "INVALID_TOKEN"
     else:
-        return error
-    return GraphQLError(message, nodes=error.nodes, path=error.path, extensions={"code": code})
+        return None
+    return GraphQLError(message, nodes=nodes, path=path, extensions={"code": code})
+
+
+def _with_token_error_code(error: GraphQLError) -> GraphQLError:
+    """django-graphql-jwt refuses a bad access token with plain exceptions: report them as the client's errors."""
+    return token_error(error.original_error, nodes=error.nodes, path=error.path) or error
 
 
 def _is_client_error(error: GraphQLError) -> bool:

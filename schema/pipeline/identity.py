@@ -12,9 +12,13 @@ request ends the identity: what follows runs as nobody and is refused where a us
 """
 
 from django.contrib.auth.models import AnonymousUser
+from graphql import DocumentNode, FragmentDefinitionNode, GraphQLError, GraphQLSchema
 from graphql_jwt.exceptions import JSONWebTokenError
 from graphql_jwt.settings import jwt_settings
 from graphql_jwt.utils import get_credentials, get_payload, get_user_by_payload
+
+from schema.pipeline.documents import root_fields
+from schema.pipeline.errors import token_error
 
 
 class RequestIdentity:
@@ -30,6 +34,7 @@ class RequestIdentity:
         self._payload = payload
         self._problem = problem
         self._user = None
+        self._ended = False
 
     @classmethod
     def from_request(cls, request) -> "RequestIdentity":
@@ -69,11 +74,19 @@ class RequestIdentity:
         self.user()
         return self._problem
 
+    def credentials_problem(self, *, load: bool) -> Exception | None:
+        """Why the credentials sent do not verify, or None (also for an identity this request ended itself): what
+        the token alone says (no database query), or with ``load`` also whether its account is still there."""
+        if load:
+            self.user()
+        return None if self._ended else self._problem
+
     def end(self) -> None:
         """The account was deleted by this request: the rest of it runs as nobody."""
         self._user = AnonymousUser()
         self._payload = None
         self._problem = JSONWebTokenError("the account no longer exists")
+        self._ended = True
 
 
 def request_identity(request) -> RequestIdentity:
@@ -92,6 +105,27 @@ def root_field_refusal(request, parent_type, field_name: str) -> Exception | Non
     if problem is None or _is_token_free(parent_type, field_name):
         return None
     return problem
+
+
+def credentials_refusal(request, schema: GraphQLSchema, runs, *, load: bool) -> GraphQLError | None:
+    """The error refusing a request whose access token does not verify (``load``: or names an account that is
+    gone), when one of the operations it ``runs`` (document, operation) needs more than the token mutations; None
+    when it may run. The view answers it with 401 and ``WWW-Authenticate`` (schema/pipeline/negotiation.py)."""
+    problem = request_identity(request).credentials_problem(load=load)
+    if problem is None or not any(_needs_credentials(schema, document, operation) for document, operation in runs):
+        return None
+    return token_error(problem)
+
+
+def _needs_credentials(schema: GraphQLSchema, document: DocumentNode, operation) -> bool:
+    """Whether ``operation`` runs any root field other than the token mutations (and ``__typename``): then
+    credentials that do not verify refuse the whole request (401) instead of only those fields."""
+    root_type = schema.get_root_type(operation.operation)
+    fragments = {node.name.value: node for node in document.definitions if isinstance(node, FragmentDefinitionNode)}
+    return any(
+        field.name.value != "__typename" and not _is_token_free(root_type, field.name.value)
+        for field in root_fields(operation.selection_set, fragments)
+    )
 
 
 def _is_token_free(parent_type, field_name: str) -> bool:

@@ -52,7 +52,8 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from graphql.type.definition import GraphQLInterfaceType, GraphQLObjectType
 
-from schema.core.pagination import DEFAULT_PAGE_SIZE
+from schema.core.pagination import DEFAULT_PAGE_SIZE, CountableConnection, page_size_refusal
+from schema.pipeline.documents import root_fields
 
 INTROSPECTION_ROOT_FIELDS = frozenset({"__schema", "__type"})
 PAGE_SIZE_ARGUMENTS = ("first", "last")
@@ -156,17 +157,7 @@ def _alias_count(selection_set: SelectionSetNode | None, fragment_aliases) -> in
 
 def _root_field_count(selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode]) -> int:
     """Top-level fields of an operation, through fragments on the root type (each one a mutation to run)."""
-    count, pending, seen = 0, [selection_set], set()
-    while pending:
-        for selection in pending.pop().selections:
-            if isinstance(selection, FieldNode):
-                count += selection.name.value != "__typename"
-            elif isinstance(selection, InlineFragmentNode):
-                pending.append(selection.selection_set)
-            elif selection.name.value in fragments and selection.name.value not in seen:
-                seen.add(selection.name.value)
-                pending.append(fragments[selection.name.value].selection_set)
-    return count
+    return sum(field.name.value != "__typename" for field in root_fields(selection_set, fragments))
 
 
 # --- Validation rules -----------------------------------------------------------------------------------------
@@ -241,8 +232,11 @@ def operation_cost(
     document,
     operation: OperationDefinitionNode,
     variables: Mapping[str, Any] | None,
+    page_size_refusals: list[GraphQLError] | None = None,
 ) -> int:
-    """The cost of running ``operation`` of a validated ``document`` with ``variables`` (see the module doc)."""
+    """The cost of running ``operation`` of a validated ``document`` with ``variables`` (see the module doc);
+    page sizes out of their field's range are added to ``page_size_refusals`` (the same BAD_USER_INPUT errors the
+    resolvers would raise), so that they are refused before, and instead of, the cost."""
     fragments = _fragments_of(document.definitions)
     coerced = get_variable_values(schema, operation.variable_definitions, dict(variables or {}))
     # Coerced values include the operation's own defaults ($n: Int = 50); bad variables are refused later, by
@@ -264,6 +258,10 @@ def operation_cost(
                 value = argument_def.default_value
             if isinstance(value, int) and not isinstance(value, bool):
                 sizes.append(max(value, 0))
+                refusal = page_size_refusal(name, value, connection=_is_connection(field_def))
+                known = {error.message for error in page_size_refusals or ()}
+                if refusal is not None and page_size_refusals is not None and refusal.message not in known:
+                    page_size_refusals.append(refusal)
         if not sizes:
             has_page_arguments = any(name in field_def.args for name in PAGE_SIZE_ARGUMENTS)
             return DEFAULT_PAGE_SIZE if has_page_arguments else 1
@@ -319,6 +317,11 @@ def _field_definition(parent_type, name: str):
     return None
 
 
+def _is_connection(field_def) -> bool:
+    graphene_type = getattr(get_named_type(field_def.type), "graphene_type", None)
+    return isinstance(graphene_type, type) and issubclass(graphene_type, CountableConnection)
+
+
 def _password_count(field_def) -> int:
     """The passwords a root mutation field hashes or checks: one per argument named ``password``/``…Password``."""
     return sum(name.lower().endswith("password") for name in field_def.args)
@@ -345,7 +348,12 @@ class _IntrospectionSizes:
         lists = {
             ("__Type", "fields"): [len(t.fields) for t in composites],
             ("__Type", "inputFields"): [len(t.fields) for t in inputs],
-            ("__Type", "enumValues"): [len(t.values) for t in types if isinstance(t, GraphQLEnumType)],
+            # As clients ask for them (includeDeprecated: false): deprecated values are never returned.
+            ("__Type", "enumValues"): [
+                sum(not value.deprecation_reason for value in t.values.values())
+                for t in types
+                if isinstance(t, GraphQLEnumType)
+            ],
             ("__Type", "interfaces"): [len(t.interfaces) for t in composites],
             ("__Type", "possibleTypes"): [len(schema.get_possible_types(t)) for t in types if is_abstract_type(t)],
             ("__Field", "args"): [len(f.args) for f in fields],

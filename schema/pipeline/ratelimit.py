@@ -1,16 +1,17 @@
 """Rate limiting counted in query cost: points per fixed window, per user or per client address.
 
-Each request spends its cost (at least 1 point) from its subject's budget: an authenticated user's
+Each request that runs spends its cost (at least 1 point) from its subject's budget: an authenticated user's
 (``NEXUS_RATE_LIMIT_USER``) or, for anonymous requests, the client address's (``NEXUS_RATE_LIMIT_ANON``), over
 windows of ``NEXUS_RATE_LIMIT_WINDOW`` seconds. Counters are atomic increments in the ``limits`` cache (Redis in
 production, never evicted: nexus/caches.py), so every web process shares them. A request the budget cannot cover
-is refused and spends nothing. An unreachable cache lets requests through (logged): limiting must never take the
-API down.
+is refused and spends nothing, and so does a request refused before it runs (validation, limits, credentials).
+An unreachable cache lets requests through (logged): limiting must never take the API down.
 """
 
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 from graphql import GraphQLError
@@ -32,6 +33,12 @@ class RateLimitState:
     remaining: int
     reset_seconds: int
     refused: bool = False
+    reset_at: int = 0  # when the window ends, in Unix seconds
+
+    def extension(self) -> dict:
+        """``extensions.rateLimit`` of an answer: the budget, what is left of it, when it is renewed (UTC)."""
+        reset_at = datetime.fromtimestamp(self.reset_at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"limit": self.limit, "remaining": self.remaining, "resetAt": reset_at}
 
     def headers(self) -> dict[str, str]:
         """IETF draft names (draft-ietf-httpapi-ratelimit-headers), plus Retry-After on a refusal."""
@@ -78,11 +85,7 @@ def rate_limit_spend(*, subject: str, limit: int, cost: int) -> RateLimitState |
     Returns the budget's state (``refused`` when the cost does not fit; then nothing is spent), or None when the
     cache cannot be reached.
     """
-    window = max(settings.NEXUS_RATE_LIMIT_WINDOW, 1)
-    now = time.time()
-    window_start = int(now // window) * window
-    reset_seconds = max(int(window_start + window - now + 0.999), 1)
-    key = f"{_KEY_PREFIX}:{subject}:{window_start}"
+    key, window, window_start, reset_seconds = _window(subject)
     points = max(cost, 1)
     try:
         try:
@@ -92,12 +95,41 @@ def rate_limit_spend(*, subject: str, limit: int, cost: int) -> RateLimitState |
         if used > limit:
             used = _give_back(key, points)
             return RateLimitState(
-                limit=limit, remaining=max(limit - used, 0), reset_seconds=reset_seconds, refused=True
+                limit=limit,
+                remaining=max(limit - used, 0),
+                reset_seconds=reset_seconds,
+                refused=True,
+                reset_at=window_start + window,
             )
     except Exception:  # noqa: BLE001 - fail open: an outage of the cache must not refuse every request
         logger.warning("Rate limit not applied: the cache is unreachable", exc_info=True)
         return None
-    return RateLimitState(limit=limit, remaining=max(limit - used, 0), reset_seconds=reset_seconds)
+    return RateLimitState(
+        limit=limit, remaining=max(limit - used, 0), reset_seconds=reset_seconds, reset_at=window_start + window
+    )
+
+
+def rate_limit_state(*, subject: str, limit: int) -> RateLimitState | None:
+    """``subject``'s budget in the current window, spending nothing (for requests refused before they run); None
+    when the cache cannot be reached."""
+    key, window, window_start, reset_seconds = _window(subject)
+    try:
+        used = int(limits_cache.get(key) or 0)
+    except Exception:  # noqa: BLE001 - fail open, as rate_limit_spend
+        logger.warning("Rate limit not read: the cache is unreachable", exc_info=True)
+        return None
+    return RateLimitState(
+        limit=limit, remaining=max(limit - used, 0), reset_seconds=reset_seconds, reset_at=window_start + window
+    )
+
+
+def _window(subject: str) -> tuple[str, int, int, int]:
+    """The counter key of ``subject``'s current window, the window's length and start, and the seconds left."""
+    window = max(settings.NEXUS_RATE_LIMIT_WINDOW, 1)
+    now = time.time()
+    window_start = int(now // window) * window
+    reset_seconds = max(int(window_start + window - now + 0.999), 1)
+    return f"{_KEY_PREFIX}:{subject}:{window_start}", window, window_start, reset_seconds
 
 
 def _give_back(key: str, points: int) -> int:

@@ -2,19 +2,22 @@
 
 A request passes these steps, each in a module of its own:
 
-0. identity — who the request runs as, decided once from its access token (schema/pipeline/identity.py);
+0. identity — who the request runs as, decided once from its access token (schema/pipeline/identity.py); a token
+   that does not verify refuses the request with 401 unless it only runs the token mutations;
 1. size check — the raw body or query string against the document size limit, before anything is parsed
    (schema/pipeline/limits.py);
 2. parameters — the JSON body (one operation, or a bounded batch), and Apollo persisted queries
    (schema/pipeline/persisted.py);
 3. document — parsed and validated once per distinct text, limit rules included (schema/pipeline/documents.py);
-4. cost and rate limit — the operation's cost against its maximum, then spent from the caller's budget
-   (schema/pipeline/limits.py, schema/pipeline/ratelimit.py);
+4. page sizes, cost and rate limit — page sizes against their caps, the operation's cost against its maximum,
+   then spent from the caller's budget; a request refused before it runs spends nothing (schema/pipeline/limits.py,
+   schema/pipeline/ratelimit.py);
 5. response cache — queries answered from the cache, anonymous ones shared, signed-in users' their own
    (schema/pipeline/response_cache.py); a signed-in user's mutation makes their own entries stale;
 6. execution — graphql-core with every root field run as the request's identity and per-row fields deferred to
    id-keyed loaders (schema/pipeline/execution.py), mutations in a transaction;
-7. encoding — orjson, with the cost in ``extensions.cost`` and the rate-limit headers.
+7. encoding — orjson, in the media type the client accepts with the status GraphQL over HTTP gives it
+   (schema/pipeline/negotiation.py), with ``extensions.cost``, ``extensions.rateLimit`` and the rate-limit headers.
 
 Errors meant for clients keep their message; anything unexpected becomes "Internal server error." with an id
 that is logged with the traceback (schema/pipeline/errors.py).
@@ -41,10 +44,10 @@ from graphql_jwt.settings import jwt_settings
 
 from nexus import metrics
 from nexus.versions import viewer_version_bump, viewer_version_bump_now
-from schema.pipeline import documents, limits, persisted, ratelimit, response_cache
+from schema.pipeline import documents, limits, negotiation, persisted, ratelimit, response_cache
 from schema.pipeline.errors import client_error_format
 from schema.pipeline.execution import IdentityExecutionContext
-from schema.pipeline.identity import request_identity
+from schema.pipeline.identity import credentials_refusal, request_identity
 
 
 def validation_rules():
@@ -78,9 +81,15 @@ class Operation:
     cost: int = 0
     errors: list = field(default_factory=list)  # refusals before execution
     notices: list = field(default_factory=list)  # errors reported beside a result that still runs
-    status: int = 200
+    status: int = 200  # as the GraphQL over HTTP spec sets it for application/graphql-response+json
+    request_error: bool = False  # refused as a GraphQL request (document, variables, limits): 200 in application/json
     data_json: bytes | None = None  # encoded ``data`` of a successful result
     from_cache: bool = False
+
+    def refuse(self, errors: list, status: int = 400) -> "Operation":
+        """Refused before it runs, as a GraphQL request error (schema/pipeline/negotiation.py)."""
+        self.errors, self.status, self.request_error = errors, status, True
+        return self
 
 
 class NexusGraphQLView(GraphQLView):
@@ -112,10 +121,12 @@ class NexusGraphQLView(GraphQLView):
         budget = ratelimit.rate_limit_subject(request)
         try:
             operations = self.request_operations(request, current_limits)
+            if (refusal := self.credentials_refusal(request, operations, load=False)) is not None:
+                raise RequestRefused(401, refusal.message, "", error=refusal)
             rate = self.rate_limit(budget, operations, current_limits)
         except RequestRefused as refusal:
-            if refusal.rate is None:  # refused before the budget was consulted: one point, against floods of junk
-                refusal.rate = self.spend(budget, 1)
+            if refusal.rate is None:  # refused before it ran: spends nothing, reports the budget
+                refusal.rate = self.spend(budget, 0)
             return self.refusal_response(request, refusal)
         for operation in operations:
             self.run(request, operation)
@@ -148,6 +159,8 @@ class NexusGraphQLView(GraphQLView):
         return [self.operation_prepare(request, body, current_limits, in_batch=False)]
 
     def request_body(self, request) -> Any:
+        if request.method == "GET":  # no body, whatever Content-Type says (Apollo sends application/json)
+            return {}
         content_type = self.get_content_type(request)
         if content_type == "application/json":
             try:
@@ -172,7 +185,7 @@ class NexusGraphQLView(GraphQLView):
         except persisted.PersistedQueryError as error:
             return Operation(None, variables, operation_name, errors=[error.error], status=error.status)
         operation = Operation(query, variables, operation_name)
-        if not query:
+        if not query:  # not a GraphQL request at all: 400 in either media type
             operation.errors, operation.status = [_request_error("Must provide a query string.")], 400
             return operation
 
@@ -184,8 +197,7 @@ class NexusGraphQLView(GraphQLView):
             hide_schema=not settings.NEXUS_GRAPHQL_INTROSPECTION,
         )
         if operation.prepared.errors:
-            operation.errors, operation.status = list(operation.prepared.errors), 400
-            return operation
+            return operation.refuse(list(operation.prepared.errors))
         if digest is not None:  # only a document that parsed and validated is kept for its hash
             notice = persisted.persisted_query_register(
                 digest=digest, query=query, subject=ratelimit.request_subject(request)
@@ -198,30 +210,30 @@ class NexusGraphQLView(GraphQLView):
                 if operation_name
                 else "Must provide operationName when the document holds several operations."
             )
-            operation.errors, operation.status = [_request_error(message)], 400
-            return operation
+            return operation.refuse([_request_error(message)])
         if request.method == "GET" and node.operation != OperationType.QUERY:
             raise RequestRefused(405, f"A {node.operation.value} must be sent with POST, not GET.", "BAD_REQUEST")
-        operation.errors = documents.variables_errors(
+        variables_errors = documents.variables_errors(
             schema=self.schema.graphql_schema,
             operation=node,
             variables=variables,
             hide_schema=not settings.NEXUS_GRAPHQL_INTROSPECTION,
         )
-        if operation.errors:  # refused here as execution would, with what the messages may name checked
-            operation.status = 400
-            return operation
+        if variables_errors:  # refused here as execution would, with what the messages may name checked
+            return operation.refuse(variables_errors)
 
-        # --- Step 4: cost (the rate limit is spent for the whole request in ``serve``) ---
+        # --- Step 4: page sizes, then cost (the rate limit is spent for the whole request in ``serve``) ---
+        page_size_refusals = []
         operation.cost = limits.operation_cost(
             schema=self.schema.graphql_schema,
             document=operation.prepared.document,
             operation=node,
             variables=variables,
+            page_size_refusals=page_size_refusals,
         )
         refusal = limits.cost_refusal(cost=operation.cost, limits=current_limits)
-        if refusal is not None:
-            operation.errors, operation.status = [refusal], 400
+        if page_size_refusals or refusal is not None:
+            operation.refuse(page_size_refusals or [refusal])
         return operation
 
     @staticmethod
@@ -246,17 +258,26 @@ class NexusGraphQLView(GraphQLView):
                 "QUERY_TOO_COSTLY",
                 cost=cost,
             )
-        rate = self.spend(budget, cost)
+        rate = self.spend(budget, cost if any(not operation.errors for operation in operations) else 0)
         if rate is not None and rate.refused:
             raise RequestRefused(429, "", "RATE_LIMITED", error=rate.error(cost=cost), cost=cost, rate=rate)
         return rate
 
     @staticmethod
     def spend(budget: tuple[str, int] | None, cost: int) -> ratelimit.RateLimitState | None:
+        """Spends ``cost`` points of ``budget`` (0: nothing runs, nothing is spent); the budget's state."""
         if budget is None:
             return None
         subject, limit = budget
+        if cost <= 0:
+            return ratelimit.rate_limit_state(subject=subject, limit=limit)
         return ratelimit.rate_limit_spend(subject=subject, limit=limit, cost=cost)
+
+    def credentials_refusal(self, request, operations: list[Operation], *, load: bool) -> GraphQLError | None:
+        """INVALID_TOKEN or TOKEN_EXPIRED when the access token does not verify (``load``: or its account is gone)
+        and an operation that runs needs it (schema/pipeline/identity.py); answered 401."""
+        runs = [(op.prepared.document, op.prepared.operation(op.operation_name)) for op in operations if not op.errors]
+        return credentials_refusal(request, self.schema.graphql_schema, runs, load=load)
 
     # --- Steps 5–6: response cache, execution ---------------------------------------------------------------
 
@@ -284,6 +305,11 @@ class NexusGraphQLView(GraphQLView):
                 self.record(operation, errors=None)
                 return
 
+        credentials = self.credentials_refusal(request, [operation], load=True)  # the account deleted or disabled
+        if credentials is not None:
+            operation.errors, operation.status = [credentials], 401
+            self.record(operation, errors=operation.errors)
+            return
         result = self.execute_operation(request, operation, node)
         if response_cache.response_cache_viewer(request) != viewer:
             cache_key = None  # the identity ended while this ran (its account was deleted): the answer is no one's
@@ -298,7 +324,7 @@ class NexusGraphQLView(GraphQLView):
             set_rollback()
             operation.errors = list(result.errors)
             if any(not getattr(error, "path", None) for error in result.errors):
-                operation.status = 400  # nothing ran (e.g. bad variables): graphene-django's convention
+                operation.refuse(operation.errors)  # nothing ran: a request error
             else:
                 operation.data_json = _encode(result.data)
             return
@@ -335,20 +361,27 @@ class NexusGraphQLView(GraphQLView):
     # --- Step 7: encoding -----------------------------------------------------------------------------------
 
     def encode(self, request, operations: list[Operation], *, current_limits: limits.Limits, rate) -> HttpResponse:
+        media_type = negotiation.response_media_type(request)
         bodies = [self.operation_body(operation, current_limits=current_limits, rate=rate) for operation in operations]
         if len(operations) == 1:
-            content, status = bodies[0], operations[0].status
+            operation = operations[0]
+            content = bodies[0]
+            status = negotiation.response_status(
+                operation.status, request_error=operation.request_error, media_type=media_type
+            )
         else:
-            content, status = b"[" + b",".join(bodies) + b"]", 200
+            content = b"[" + b",".join(bodies) + b"]"
+            status = 401 if any(operation.status == 401 for operation in operations) else 200
         if "pretty" in request.GET:
             content = orjson.dumps(orjson.loads(content), option=orjson.OPT_INDENT_2)
-        response = HttpResponse(content, status=status, content_type="application/json")
+        codes = [_code(error) for operation in operations for error in operation.errors]
+        response = negotiation.graphql_response(content, status=status, media_type=media_type, codes=codes)
         response["X-Cache"] = "HIT" if all(operation.from_cache for operation in operations) else "MISS"
         _add_rate_headers(response, rate)
         return response
 
     def operation_body(self, operation: Operation, *, current_limits: limits.Limits, rate) -> bytes:
-        extensions = _encode({"cost": _cost_extension(operation.cost, current_limits=current_limits, rate=rate)})
+        extensions = _encode(_extensions_of(operation.cost, current_limits=current_limits, rate=rate))
         if operation.errors or operation.notices:
             errors = _encode([self.format_error(error) for error in [*operation.errors, *operation.notices]])
             if operation.data_json is None:
@@ -357,9 +390,15 @@ class NexusGraphQLView(GraphQLView):
         return b'{"data":' + operation.data_json + b',"extensions":' + extensions + b"}"
 
     def refusal_response(self, request, refusal: RequestRefused) -> HttpResponse:
-        cost = _cost_extension(refusal.cost, current_limits=limits.Limits.from_settings(), rate=refusal.rate)
-        body = {"errors": [self.format_error(refusal.error)], "extensions": {"cost": cost}}
-        response = HttpResponse(_encode(body), status=refusal.status, content_type="application/json")
+        extensions = _extensions_of(refusal.cost, current_limits=limits.Limits.from_settings(), rate=refusal.rate)
+        body = {"errors": [self.format_error(refusal.error)], "extensions": extensions}
+        response = negotiation.graphql_response(
+            _encode(body),
+            status=refusal.status,
+            media_type=negotiation.response_media_type(request),
+            codes=[_code(refusal.error)],
+        )
+        response["X-Cache"] = "MISS"
         if refusal.status == 405:
             response["Allow"] = "GET, POST"
         _add_rate_headers(response, refusal.rate)
@@ -402,11 +441,17 @@ def _extensions(params, data) -> Mapping | None:
     return extensions
 
 
-def _cost_extension(cost: int, *, current_limits: limits.Limits, rate) -> dict:
-    extension = {"requested": cost, "maximum": current_limits.max_cost}
+def _extensions_of(cost: int, *, current_limits: limits.Limits, rate) -> dict:
+    """``extensions`` of an answer: what the operation costs against the maximum one may cost, and apart from
+    that the caller's rate-limit budget (absent when no limit applies)."""
+    extensions = {"cost": {"requested": cost, "maximum": current_limits.max_cost}}
     if rate is not None:
-        extension["remaining"] = rate.remaining  # rate-limit points left in this window
-    return extension
+        extensions["rateLimit"] = rate.extension()
+    return extensions
+
+
+def _code(error) -> str | None:
+    return (getattr(error, "extensions", None) or {}).get("code")
 
 
 def _add_rate_headers(response: HttpResponse, rate: ratelimit.RateLimitState | None) -> None:

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import graphene
 from django.core.exceptions import ValidationError
 
@@ -11,6 +13,7 @@ from schema.core.scalars import DateTime
 from schema.users import auth
 from schema.users.types import RatingType, UserType, WatchEventType
 from users import services
+from users.models import RATING_SCORES
 
 NEW_ACCESS_HELP = f"{auth.ACCESS_HELP} Null when there are errors."
 NEW_REFRESH_HELP = f"{auth.REFRESH_HELP} Null when there are errors."
@@ -192,7 +195,18 @@ class RateMovie(LibraryMutation):
 
     @classmethod
     def perform(cls, info, movie_id, score):
-        return {"rating": services.rating_upsert(user=info.context.user, movie=movie_argument(movie_id), score=score)}
+        movie = movie_argument(movie_id)
+        _check_score_step(score)
+        return {"rating": services.rating_upsert(user=info.context.user, movie=movie, score=score)}
+
+
+def _check_score_step(score: float) -> None:
+    """A score inside the range but between two half steps (3.3) has a code of its own, STEP_MISMATCH; the service
+    refuses the rest (outside 0.5–5.0: OUT_OF_RANGE)."""
+    value = Decimal(str(score))
+    if value.is_finite() and min(RATING_SCORES) <= value <= max(RATING_SCORES) and value not in RATING_SCORES:
+        message = "%(value)s is not a half step: a score is 0.5, 1.0, 1.5 … 5.0."
+        raise ValidationError({"score": ValidationError(message, code="step_mismatch", params={"value": score})})
 
 
 class DeleteRating(MovieMutation):

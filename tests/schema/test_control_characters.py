@@ -52,7 +52,7 @@ def ada(gql):
     return user
 
 
-# --- Mutation payloads: field errors with code INVALID, nothing written -----------------------------------------
+# --- Mutation payloads: field errors with code BAD_USER_INPUT, nothing written ---------------------------------------
 
 
 @pytest.mark.parametrize("control", CONTROL)
@@ -60,7 +60,7 @@ def test_profile_text_with_control_characters_is_refused(gql, ada, control):
     for field in ("displayName", "bio"):
         payload = gql.data(UPDATE_PROFILE, {field: f"Ada{control}Lovelace"})["updateProfile"]
         assert payload["user"] is None
-        assert field_errors(payload) == [(field, "INVALID")]
+        assert field_errors(payload) == [(field, "BAD_USER_INPUT")]
         assert "control characters" in payload["errors"][0]["message"].lower()
     ada.refresh_from_db()
     assert (ada.display_name, ada.bio) == ("", "")
@@ -70,7 +70,7 @@ def test_a_bio_may_span_lines_but_a_display_name_may_not(gql, ada):
     bio = "Analyst.\r\n\tPoet of science."
     assert gql.data(UPDATE_PROFILE, {"bio": bio})["updateProfile"]["user"]["bio"] == bio
     payload = gql.data(UPDATE_PROFILE, {"displayName": "Ada\nLovelace"})["updateProfile"]
-    assert field_errors(payload) == [("displayName", "INVALID")]
+    assert field_errors(payload) == [("displayName", "BAD_USER_INPUT")]
 
 
 @pytest.mark.parametrize(
@@ -87,17 +87,17 @@ def test_register_refuses_control_characters_in_every_argument(gql, variables, f
     arguments = {"username": "grace", "email": "grace@example.com", "password": "a long passphrase", **variables}
     payload = gql.data(REGISTER, arguments)["register"]
     assert payload["token"] is None
-    assert (field, "INVALID") in field_errors(payload)
+    assert (field, "BAD_USER_INPUT") in field_errors(payload)
     assert not User.objects.filter(email__startswith="grace").exists()
 
 
 def test_password_arguments_refuse_control_characters(gql, ada):
     payload = gql.data(CHANGE_PASSWORD, {"old": PASSWORD, "new": "a brand new passphrase\x00"})["changePassword"]
-    assert field_errors(payload) == [("newPassword", "INVALID")]
+    assert field_errors(payload) == [("newPassword", "BAD_USER_INPUT")]
     payload = gql.data(CHANGE_PASSWORD, {"old": f"{PASSWORD}\x00", "new": "a brand new passphrase"})["changePassword"]
-    assert field_errors(payload) == [("oldPassword", "INVALID")]
+    assert field_errors(payload) == [("oldPassword", "BAD_USER_INPUT")]
     payload = gql.data(DELETE_ACCOUNT, {"password": "\x00"})["deleteAccount"]
-    assert field_errors(payload) == [("password", "INVALID")]
+    assert field_errors(payload) == [("password", "BAD_USER_INPUT")]
     ada.refresh_from_db()
     assert ada.check_password(PASSWORD)
 
@@ -105,7 +105,7 @@ def test_password_arguments_refuse_control_characters(gql, ada):
 @pytest.mark.parametrize("movie_id", [global_id("Movie:abc"), global_id("Movie:\x00"), global_id("Movie:²")])
 def test_movie_ids_whose_key_is_not_a_number_are_field_errors(gql, ada, movie_id):
     mutation = f"mutation($id: ID!) {{ addFavorite(movieId: $id) {{ {ERRORS} }} }}"
-    assert field_errors(gql.data(mutation, {"id": movie_id})["addFavorite"]) == [("movieId", "INVALID")]
+    assert field_errors(gql.data(mutation, {"id": movie_id})["addFavorite"]) == [("movieId", "BAD_USER_INPUT")]
 
 
 # --- Other mutations and queries: BAD_USER_INPUT ----------------------------------------------------------------

@@ -36,7 +36,8 @@ def test_every_response_carries_the_rate_limit_headers_and_remaining_points(movi
     assert first["RateLimit-Limit"] == "100"
     assert first["RateLimit-Remaining"] == "69"
     assert first["RateLimit-Reset"] == "50"
-    assert first.json()["extensions"]["cost"] == {"requested": 31, "maximum": 10_000, "remaining": 69}
+    assert first.json()["extensions"]["cost"] == {"requested": 31, "maximum": 10_000}
+    assert first.json()["extensions"]["rateLimit"] == {"limit": 100, "remaining": 69, "resetAt": "2026-06-01T12:01:00Z"}
     assert post(client)["RateLimit-Remaining"] == "38"
 
 
@@ -50,7 +51,8 @@ def test_a_request_the_budget_cannot_cover_is_refused_with_429_and_spends_nothin
     error = refused.json()["errors"][0]
     assert error["extensions"]["code"] == "RATE_LIMITED"
     assert "costs 31 points and 7 of 100 are left" in error["message"]
-    assert refused.json()["extensions"]["cost"] == {"requested": 31, "maximum": 10_000, "remaining": 7}
+    assert refused.json()["extensions"]["cost"] == {"requested": 31, "maximum": 10_000}
+    assert refused.json()["extensions"]["rateLimit"]["remaining"] == 7
     # What is left still pays for a cheaper request.
     cheap = post(client, "{ __typename }")
     assert cheap.status_code == 200
@@ -108,11 +110,22 @@ def test_a_bad_token_is_counted_by_address(movielens, client, limits):
     assert response["RateLimit-Limit"] == "100"
 
 
-def test_refused_and_malformed_requests_cost_one_point(client, limits):
-    assert post(client, "{ nope }")["RateLimit-Remaining"] == "99"
+def test_refused_and_malformed_requests_spend_nothing(movielens, client, limits):
+    """Issue 15, item 7: a request refused before it runs (validation, limits) spends nothing of the budget, and
+    still reports it."""
+    assert post(client)["RateLimit-Remaining"] == "69"
+    invalid = post(client, "{ nope }")
+    assert invalid["RateLimit-Remaining"] == "69"
+    assert invalid.json()["extensions"]["rateLimit"]["remaining"] == 69
+    too_large = post(client, "{ movies(first: 1000) { edges { node { title } } } }")
+    assert too_large.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert too_large["RateLimit-Remaining"] == "69"
+    deep = "{ movie(movielensId: 1) { " + "similar(first: 1) { " * 11 + "title" + " }" * 13
+    assert post(client, deep).json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_DEEP"
     garbage = client.post("/graphql", data="{not json", content_type="application/json")
     assert garbage.status_code == 400
-    assert garbage["RateLimit-Remaining"] == "98"
+    assert garbage["RateLimit-Remaining"] == "69"
+    assert post(client)["RateLimit-Remaining"] == "38"
 
 
 def test_zero_switches_limiting_off(movielens, client, limits):
@@ -121,7 +134,7 @@ def test_zero_switches_limiting_off(movielens, client, limits):
         response = post(client)
         assert response.status_code == 200
     assert "RateLimit-Limit" not in response
-    assert "remaining" not in response.json()["extensions"]["cost"]
+    assert "rateLimit" not in response.json()["extensions"]
 
 
 def test_an_unreachable_cache_lets_requests_through(movielens, client, limits):

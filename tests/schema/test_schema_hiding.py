@@ -33,7 +33,10 @@ OMISSIONS = [
 
 def error_messages(client, query: str, variables: dict | None) -> list[str]:
     response = client.post(
-        "/graphql", data=json.dumps({"query": query, "variables": variables}), content_type="application/json"
+        "/graphql",
+        data=json.dumps({"query": query, "variables": variables}),
+        content_type="application/json",
+        HTTP_ACCEPT="application/graphql-response+json",
     )
     assert response.status_code == 400, response.content
     return [error["message"] for error in response.json()["errors"]]

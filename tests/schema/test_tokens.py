@@ -59,7 +59,7 @@ def test_an_expired_access_token_is_refused_with_a_clear_error(gql, ada):
         assert gql.data(ME, token=token)["me"] == {"username": "ada"}
     with freeze_time(timezone.now() + timedelta(minutes=16)):
         body = gql.execute(ME, token=token)
-    assert body["data"] == {"me": None}
+    assert "data" not in body  # 401: refused before anything ran (tests/schema/test_graphql_over_http.py)
     assert error_code(body) == "TOKEN_EXPIRED"
     assert "refreshToken" in body["errors"][0]["message"]
 
@@ -82,9 +82,10 @@ def test_invalid_access_tokens_get_a_client_error_never_a_500(client, ada, kind)
     response = client.post(
         "/graphql", {"query": ME}, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
     )
-    assert response.status_code == 200
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
     body = response.json()
-    assert body["data"] == {"me": None}
+    assert "data" not in body
     assert error_code(body) == "INVALID_TOKEN"
     assert body["errors"][0]["message"].startswith("The access token is not valid")
 
@@ -131,7 +132,7 @@ def test_a_token_of_a_deleted_account_never_opens_a_new_account_of_the_same_name
     User.objects.filter(pk=ada.pk).delete()
     person_create("ada")
     body = gql.execute(ME, token=token)
-    assert body["data"] == {"me": None}
+    assert "data" not in body
     assert error_code(body) == "INVALID_TOKEN"
 
 
@@ -203,7 +204,7 @@ def test_an_access_token_without_exp_iat_or_sub_is_refused(gql, ada, claim):
     assert gql.data(ME, token=forged_token(ada))["me"] == {"username": "ada"}  # the forgery is otherwise perfect
     token = forged_token(ada, without=claim)
     body = gql.execute(ME, token=token)
-    assert body["data"] == {"me": None}
+    assert "data" not in body
     assert error_code(body) == "INVALID_TOKEN"
     assert error_code(gql.execute(VERIFY, {"token": token})) == "INVALID_TOKEN"
 
