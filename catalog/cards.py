@@ -15,11 +15,15 @@ import zlib
 from collections.abc import Iterable
 from functools import cached_property
 
+from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import QuerySet
 
-from catalog.cache import catalog_version
+from catalog.cache import CATALOG_VERSION_KEY, catalog_version
 from catalog.models import Genre, Movie
+from nexus.request_context import request_memo
+from nexus.versions import version_bump_soon
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +33,8 @@ CARD_TIMEOUT = 60 * 60
 _MOVIE_COLUMNS = tuple(field.attname for field in Movie._meta.concrete_fields)
 _GENRE_COLUMNS = ("id", "name", "slug")
 _LAYOUT = zlib.crc32(" ".join(_MOVIE_COLUMNS + _GENRE_COLUMNS).encode())
+# The cards the current request read, by movie id, in its memo (nexus.request_context).
+_MEMO = "movie-cards"
 
 # As cached: (column values in _MOVIE_COLUMNS order, ((genre id, name, slug), ...) by name)
 StoredCard = tuple[tuple, tuple[tuple[int, str, str], ...]]
@@ -60,22 +66,28 @@ class MovieCard:
 
 
 def movie_cards(movie_ids: Iterable[int]) -> dict[int, MovieCard]:
-    """The cards of the movies with these ids (missing movies are left out), by id: from the cache, and for the
-    cards not cached, from one database query."""
+    """The cards of the movies with these ids (missing movies are left out), by id: those the current request
+    read already from its memo, the others from the cache, and for the cards not cached, from one database
+    query."""
     movie_ids = list(dict.fromkeys(movie_ids))
     if not movie_ids:
         return {}
-    version = catalog_version()
-    if version is None:
-        cards = _cards_load(movie_ids)
-    else:
-        keys = {_card_key(version, movie_id): movie_id for movie_id in movie_ids}
-        cards = {keys[key]: card for key, card in _cache_get_many(list(keys)).items()}
-        missing = [movie_id for movie_id in movie_ids if movie_id not in cards]
+    memo = request_memo()
+    read: dict[int, StoredCard] = memo.setdefault(_MEMO, {}) if memo is not None else {}
+    cards = {movie_id: read[movie_id] for movie_id in movie_ids if movie_id in read}
+    wanted = [movie_id for movie_id in movie_ids if movie_id not in cards]
+    version = catalog_version() if wanted else None
+    if wanted and version is None:
+        cards.update(_cards_load(wanted))
+    elif wanted:
+        keys = {_card_key(version, movie_id): movie_id for movie_id in wanted}
+        cards.update((keys[key], card) for key, card in _cache_get_many(list(keys)).items())
+        missing = [movie_id for movie_id in wanted if movie_id not in cards]
         if missing:
             loaded = _cards_load(missing)
             cards.update(loaded)
             _cache_set_many({_card_key(version, movie_id): card for movie_id, card in loaded.items()})
+    read.update(cards)
     genres_built: dict[int, Genre] = {}
     return {movie_id: MovieCard(cards[movie_id], genres_built) for movie_id in movie_ids if movie_id in cards}
 
@@ -105,6 +117,30 @@ def first_cards(queryset: QuerySet[Movie], *, limit: int) -> list[MovieCard]:
 def movies_from_cards(queryset: QuerySet[Movie], *, limit: int) -> list[Movie]:
     """The first ``limit`` movies of an ordered queryset, from their cards (see ``first_cards``)."""
     return [card.movie for card in first_cards(queryset, limit=limit)]
+
+
+def movie_statistics_changed(movie_ids: Iterable[int]) -> None:
+    """The rating statistics of these movies changed (users.statistics): once the transaction commits, their cards
+    are dropped, so that the rater reads the new figures at once; lists and other cached catalog answers follow
+    within ``NEXUS_STATISTICS_STALENESS_SECONDS``, all the changes of that time in one catalog bump, so that a
+    stream of ratings does not keep every cached catalog answer cold."""
+    movie_ids = list(movie_ids)
+    transaction.on_commit(lambda: _cards_forget(movie_ids))
+    version_bump_soon(CATALOG_VERSION_KEY, within=settings.NEXUS_STATISTICS_STALENESS_SECONDS)
+
+
+def _cards_forget(movie_ids: list[int]) -> None:
+    memo = request_memo()
+    if memo is not None:  # later reads of this request load them again too
+        for movie_id in movie_ids:
+            memo.get(_MEMO, {}).pop(movie_id, None)
+    version = catalog_version()
+    if version is None:
+        return  # nothing is cached while the cache is unreachable
+    try:
+        cache.delete_many([_card_key(version, movie_id) for movie_id in movie_ids])
+    except Exception:  # noqa: BLE001 - the catalog's bump within the staleness bound drops them
+        logger.warning("Movie cards not dropped: the cache is unreachable", exc_info=True)
 
 
 def _card_key(version: int, movie_id: int) -> str:

@@ -42,8 +42,10 @@ class Movie(models.Model):
     tmdb_vote_count = models.PositiveIntegerField(null=True, blank=True)
     tmdb_vote_average = models.FloatField(null=True, blank=True)
 
-    # Statistics over Nexus ratings, kept exact by users.statistics.movie_stats_refresh (computed in SQL).
+    # Statistics over Nexus ratings, owned by users.statistics: each rating adds its change in O(1), and a periodic
+    # recomputation from the ratings keeps them exact.
     rating_count = models.PositiveIntegerField(default=0, db_index=True)
+    rating_total = models.FloatField(default=0, help_text="Sum of the scores (half stars add up exactly).")
     rating_mean = models.FloatField(null=True, blank=True, db_index=True)
     bayesian_rating = models.FloatField(default=0, db_index=True)
     popularity = models.FloatField(

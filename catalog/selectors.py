@@ -12,9 +12,11 @@ from django.contrib.postgres.search import (
 )
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models import Case, Count, F, FloatField, Func, Q, QuerySet, Value, When
 from django.db.models.functions import Ln
 
+from catalog import trigram
+from catalog.cards import movie_cards
 from catalog.filters import MovieFilter, genre_id
 from catalog.models import Genre, Movie
 from nexus.text import plain_text
@@ -51,6 +53,9 @@ def movie_get(
     }
     if len(given) != 1:
         raise ValidationError("Give exactly one of id, movielensId, tmdbId or imdbId.", code="invalid")
+    if pk is not None:  # the common case, from the movie's card: no query on a warm cache
+        card = movie_cards([pk]).get(pk)
+        return card.movie if card is not None else None
     if imdb_id is not None:
         given = {"imdb_id": normalize_imdb_id(imdb_id)}
     # TMDb occasionally links two MovieLens entries to one id: the more popular one wins.
@@ -98,17 +103,22 @@ def clean_search(text: str) -> str:
 
 
 def _search(queryset: QuerySet[Movie], text: str) -> QuerySet[Movie]:
+    """Titles within a typo or two of the text, or movies whose title and plot hold all its words; ranked by
+    how well the title matches, then the text match, then a small prior for well-known movies. The one place
+    that knows the backend: PostgreSQL has pg_trgm and full-text search, SQLite pg_trgm's rules in Python."""
     if connection.vendor == "postgresql":
         return _search_postgres(queryset, text)
-    # Embedded default (SQLite): every word must appear in the title; relevance is popularity.
-    for word in text.split():
-        queryset = queryset.filter(title__icontains=word)
-    return queryset.annotate(relevance=F("popularity"))
+    return _search_sqlite(queryset, text)
+
+
+def _well_known():
+    # A small prior for well-known movies breaks near-ties between remakes and sequels.
+    return Ln(F("rating_count") + Value(1.0)) / Value(20.0)
 
 
 def _search_postgres(queryset: QuerySet[Movie], text: str) -> QuerySet[Movie]:
-    """Typo-tolerant title matching (pg_trgm word similarity) or a full-text match in title and overview, ranked
-    by how well the title matches, then by full-text rank. Both conditions are served by GIN indexes (0003)."""
+    """pg_trgm word similarity or an English full-text match in title and overview, both served by GIN indexes
+    (0003); the word-similarity threshold is a connection setting (nexus/settings.py)."""
     document = SearchVector("title", "overview", config="english")
     query = SearchQuery(text, config="english", search_type="websearch")
     return (
@@ -118,10 +128,40 @@ def _search_postgres(queryset: QuerySet[Movie], text: str) -> QuerySet[Movie]:
             relevance=TrigramWordSimilarity(text, "title")
             + TrigramSimilarity("title", text)
             + SearchRank(document, query)
-            # A small prior for well-known movies breaks near-ties between remakes and sequels.
-            + Ln(F("rating_count") + Value(1.0)) / Value(20.0)
+            + _well_known()
         )
     )
+
+
+# ts_rank's score for a document that holds the words once: SQLite's text match counts as much.
+SQLITE_TEXT_MATCH_RANK = 0.06
+
+
+def _search_sqlite(queryset: QuerySet[Movie], text: str) -> QuerySet[Movie]:
+    """The same rules without an index: pg_trgm's functions in Python (catalog/trigram.py, registered on each
+    connection by sqlite_functions_register) over every title, and every word as a substring of title or plot."""
+    word_similarity = Func(Value(text), F("title"), function="nexus_word_similarity", output_field=FloatField())
+    similarity = Func(Value(text), F("title"), function="nexus_similarity", output_field=FloatField())
+    all_words = Q()
+    for word in text.split():
+        all_words &= Q(title__icontains=word) | Q(overview__icontains=word)
+    return (
+        queryset.alias(title_match=word_similarity)
+        .filter(Q(title_match__gte=trigram.WORD_SIMILARITY_THRESHOLD) | all_words)
+        .annotate(
+            relevance=F("title_match")
+            + similarity
+            + Case(When(all_words, then=Value(SQLITE_TEXT_MATCH_RANK)), default=Value(0.0))
+            + _well_known()
+        )
+    )
+
+
+def sqlite_functions_register(sender, connection, **kwargs) -> None:
+    """connection_created receiver: the SQL functions _search_sqlite calls."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function("nexus_word_similarity", 2, trigram.word_similarity, deterministic=True)
+        connection.connection.create_function("nexus_similarity", 2, trigram.similarity, deterministic=True)
 
 
 def genre_list() -> QuerySet[Genre]:

@@ -1,9 +1,10 @@
-"""What the kernel knows of the HTTP request being served: its id and its client's address.
+"""What the kernel knows of the HTTP request being served: its id, its client's address and its memo.
 
 The request id: one id per HTTP request, on every log line written while serving it, in the response's
 ``X-Request-ID`` header and in the Celery tasks the request starts, so that one request can be followed from
 the web process into the workers. The client address (``client_address``) is what rate limits and login
-throttles count by.
+throttles count by. The request's memo (``request_memo``) holds what one request reads more than once, such as
+movie cards, for that request only.
 """
 
 import contextvars
@@ -22,6 +23,13 @@ TASK_HEADER = "nexus_request_id"
 _ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("nexus_request_id", default=None)
+_request_memo: contextvars.ContextVar[dict | None] = contextvars.ContextVar("nexus_request_memo", default=None)
+
+
+def request_memo() -> dict | None:
+    """A dict that lives as long as the HTTP request being served (None outside one), for data the request
+    reads more than once; what changes such data during the request drops its entries."""
+    return _request_memo.get()
 
 
 def request_id_for(header_value: str | None) -> str:
@@ -32,7 +40,8 @@ def request_id_for(header_value: str | None) -> str:
 
 
 class RequestIdMiddleware:
-    """Binds the request id for the duration of the request and returns it to the client."""
+    """Binds the request id and a fresh memo for the duration of the request, and returns the id to the
+    client."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -40,11 +49,12 @@ class RequestIdMiddleware:
     def __call__(self, request):
         request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = request_id
-        token = request_id_var.set(request_id)
+        token, memo = request_id_var.set(request_id), _request_memo.set({})
         try:
             response = self.get_response(request)
         finally:
             request_id_var.reset(token)
+            _request_memo.reset(memo)
         response[REQUEST_ID_HEADER] = request_id
         return response
 

@@ -13,8 +13,15 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Local development settings (scripts/run writes DEBUG and a generated SECRET_KEY there): the environment always
+# wins over the file. NEXUS_ENV_FILE names another file, or none when empty (the image sets it empty, tests too),
+# so that a production process without SECRET_KEY still refuses to start.
+ENV_FILE = os.environ.get("NEXUS_ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE:
+    load_dotenv(ENV_FILE, override=False)
 VAR_DIR = Path(os.environ.get("NEXUS_VAR_DIR", BASE_DIR / "var"))
 
 
@@ -112,10 +119,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, without the per-request health check of a connection known good (nexus/postgresql).
+    DATABASES["default"]["ENGINE"] = "nexus.postgresql"
 if os.environ.get("NEXUS_TEST_DATABASE_NAME"):
     # Lets several test runs share one PostgreSQL server without fighting over the same test database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["NEXUS_TEST_DATABASE_NAME"]}
-IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")  # Django's or nexus.postgresql
 if IS_POSTGRES:
     # Title search matches when a query shares 40% of its trigrams with some run of words in the title, so that
     # "godfahter" finds "The Godfather" (pg_trgm's default of 60% is too strict for one-word typos).
@@ -232,6 +242,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recommender.tasks.train_model_scheduled",
         "schedule": crontab(hour=3, minute=0),
     },
+    # Rating statistics recomputed from the ratings: repairs any drift of the per-rating updates (users/tasks.py).
+    "users-movie-statistics-repair": {
+        "task": "users.tasks.movie_statistics_repair",
+        "schedule": crontab(minute=17),
+        "options": {"expires": 3600},
+    },
     # Refreshes that changes recorded while the broker or Redis was down (recommender/outbox.py).
     "recommender-refresh-outbox-drain": {
         "task": "recommender.tasks.refresh_outbox_drain",
@@ -336,6 +352,9 @@ NEXUS_RESPONSE_CACHE_SECONDS = env_int("NEXUS_RESPONSE_CACHE_SECONDS", 300)
 # Each process re-reads the catalog's and the model's versions at most this often (nexus/versions.py): a change
 # made elsewhere reaches cached answers this much later. 0 = on every request.
 NEXUS_SHARED_VERSION_SECONDS = env_int("NEXUS_SHARED_VERSION_SECONDS", 1)
+# A rating changes its movie's statistics at once for the rater and on the movie's card; cached catalog answers
+# (lists, their order and counts) show them at most this many seconds later (catalog/cards.py).
+NEXUS_STATISTICS_STALENESS_SECONDS = env_int("NEXUS_STATISTICS_STALENESS_SECONDS", 60)
 
 # Bayesian average of a movie's rating: (PRIOR_WEIGHT * PRIOR_MEAN + sum of scores) / (PRIOR_WEIGHT + count).
 # Fixed constants (MovieLens' long-run mean is about 3.5) keep every update a pure function of the movie's own rows.

@@ -6,6 +6,10 @@ cache it under the new version. A counter that was lost (Redis flushed or restar
 never from a value that entries may still be cached under. When the cache cannot be reached, versions read as
 None: callers then neither read nor write what they would key by them.
 
+Some changes may reach cached answers a little later, so that a stream of them does not keep every answer keyed by
+one version cold: ``version_bump_soon`` makes one bump due within a bound, and the first reader after that applies
+it (rating statistics: catalog/cache.py).
+
 Versions of shared data (the catalog's, the recommender model's) may also be read through ``recently_read``: a
 copy per process, re-read at most every ``NEXUS_SHARED_VERSION_SECONDS``, so that a cached answer costs no round
 trip for them. Entries keyed by them may then be served that much longer after a change made by another process;
@@ -31,10 +35,17 @@ _recent: dict[str, tuple[float, object]] = {}
 
 
 def versions_get(keys: Sequence[str]) -> list[int] | None:
-    """The current value of each counter (one round trip when all exist), or None when the cache is unreachable."""
+    """The current value of each counter (one round trip when all exist and none has a bump due), or None when the
+    cache is unreachable."""
     try:
         # A copy: with Redis down, django-redis answers every get_many with one shared {} that must stay empty.
-        found = dict(limits_cache.get_many(keys))
+        found = dict(limits_cache.get_many([*keys, *map(_due_key, keys)]))
+        now = time.time()
+        for key in keys:
+            due = found.get(_due_key(key))
+            if due is not None and due <= now and limits_cache.delete(_due_key(key)):  # one reader bumps
+                version_bump_now(key)
+                found.pop(key, None)
         for key in keys:
             if key not in found:
                 limits_cache.add(key, _fresh_version(), timeout=None)
@@ -60,6 +71,25 @@ def version_bump_now(key: str) -> None:
         limits_cache.add(key, _fresh_version(), timeout=None)
     except Exception:  # noqa: BLE001 - an unreachable cache holds no stale entries to invalidate
         logger.warning("Data version %s not bumped: the cache is unreachable", key, exc_info=True)
+
+
+def version_bump_soon(key: str, *, within: float) -> None:
+    """Bump the counter within ``within`` seconds after the current transaction commits: every change in that
+    time shares one bump, which the first ``versions_get`` after it applies. For changes that cached answers may
+    show that much later; what must show at once is invalidated on its own (a user's version, a movie's card)."""
+    transaction.on_commit(lambda: version_bump_due(key, within=within))
+
+
+def version_bump_due(key: str, *, within: float) -> None:
+    """Make a bump of the counter due ``within`` seconds from now, unless one is due already (it comes sooner)."""
+    try:
+        limits_cache.add(_due_key(key), time.time() + within, timeout=None)
+    except Exception:  # noqa: BLE001 - an unreachable cache holds no entries to invalidate
+        logger.warning("Data version %s not marked for a bump: the cache is unreachable", key, exc_info=True)
+
+
+def _due_key(key: str) -> str:
+    return f"{key}:bump-due"
 
 
 def _fresh_version() -> int:

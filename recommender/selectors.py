@@ -147,8 +147,11 @@ def _seen_by_user(user_ids: list[int]) -> dict[int, set[int]]:
         model.objects.filter(user_id__in=user_ids).order_by().values_list("user_id", "movie_id")
         for model in (Rating, Favorite, WatchEvent, HiddenMovie)
     ]
+    rows = parts[0].union(*parts[1:])
     seen: dict[int, set[int]] = {}
-    for user_id, movie_id in parts[0].union(*parts[1:]).iterator():
+    # Many users' rows are streamed; one user's (a request's) fit in memory, without a server-side cursor's
+    # extra round trips.
+    for user_id, movie_id in rows.iterator() if len(user_ids) > 1 else rows:
         seen.setdefault(user_id, set()).add(movie_id)
     return seen
 

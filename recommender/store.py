@@ -113,7 +113,8 @@ def live_version_for_answers() -> str | None:
 
 
 def _serving_version() -> str:
-    version = current_version()
+    # This process' copy, as for cached answers: a retired version stays readable for RETIRED_GRACE.
+    version = recently_read(POINTER_KEY, current_version)
     if version is None:
         raise StoreUnavailable("no recommender model has been trained yet")
     return version

@@ -1,9 +1,9 @@
 """Write operations on accounts, login sessions (refresh tokens) and the user's library.
 
 Invalid input raises ``ValidationError({field: ValidationError(message, code=...)})``, listing every problem at
-once; the API turns it into payload ``errors``. Rating writes lock the movie rows they touch (in id order, so
-concurrent writers never deadlock) before ``movie_stats_refresh`` recomputes the statistics in SQL: the statistics
-stay exact however many people rate at once.
+once; the API turns it into payload ``errors``. A rating write adds its change to the movie's statistics in one
+statement (users.statistics), whatever the movie's number of ratings; deleting an account recomputes the
+statistics of the movies it rated, with those rows locked in id order (so concurrent writers never deadlock).
 """
 
 import math
@@ -42,7 +42,7 @@ from users.models import (
     WatchlistItem,
     username_key,
 )
-from users.statistics import movie_stats_refresh
+from users.statistics import movie_stats_add, movie_stats_refresh
 
 # Imported MovieLens users are "movielens-<id>": a person taking such a name would collide with a later import.
 RESERVED_USERNAME_PREFIX = "movielens-"
@@ -53,7 +53,6 @@ WATCHED_AT_CLOCK_SKEW = timedelta(minutes=5)
 # Films exist since the 1870s: an earlier viewing is a typo or made up (and year 1 at +14:00 would be stored as
 # 1 BC, which cannot even be read back).
 WATCHED_AT_EARLIEST = datetime(1870, 1, 1, tzinfo=UTC)
-MOVIE_STATISTICS = ("rating_count", "rating_mean", "bayesian_rating", "popularity")
 
 
 # --- Accounts ----------------------------------------------------------------------------------------------------
@@ -367,37 +366,38 @@ def _refresh_token_locked(token: str) -> tuple[AbstractRefreshToken | None, Refr
 
 @transaction.atomic
 def rating_upsert(*, user: User, movie: Movie, score: Decimal | float | str) -> Rating:
-    """Create or change the user's one rating of the movie (0.5 to 5.0 in half steps) and update the movie's
-    statistics; ``movie`` is refreshed with them."""
+    """Create or change the user's one rating of the movie (0.5 to 5.0 in half steps) and add the change to the
+    movie's statistics; ``movie`` is given the new ones."""
     score = _clean_score(score)
-    _lock_movies([movie.pk])
+    # First: the library change's row lock serialises this user's library writes until the commit, so no second
+    # rating of the movie can slip in between the read and the write below.
+    library_changed(user_id=user.pk)
     now = timezone.now()
-    # The movie's lock also serialises this user's concurrent requests for it: no second rating can slip in.
     rating = Rating.objects.filter(user=user, movie=movie).first()
     if rating is None:
         rating = Rating.objects.create(user=user, movie=movie, score=score, created_at=now, updated_at=now)
-        _statistics_refresh(movie)
+        _statistics_add(movie, count=1, total=score)
         rows_changed(Rating, [rating])
     elif rating.score != score:
-        rating.score, rating.updated_at = score, now
+        previous, rating.score, rating.updated_at = rating.score, score, now
         rating.save(update_fields=["score", "updated_at"])
-        _statistics_refresh(movie)
+        _statistics_add(movie, count=0, total=score - previous)
         rows_changed(Rating, [rating])
-    library_changed(user_id=user.pk)
     rating.movie = movie
     return rating
 
 
 @transaction.atomic
 def rating_delete(*, user: User, movie: Movie) -> bool:
-    """Remove the user's rating of the movie, if any; ``movie`` is refreshed with its new statistics."""
-    _lock_movies([movie.pk])
-    deleted, _ = Rating.objects.filter(user=user, movie=movie).delete()
-    if deleted:
-        _statistics_refresh(movie)
-        rows_changed(Rating, [Rating(user=user, movie=movie)])
-        library_changed(user_id=user.pk)
-    return bool(deleted)
+    """Remove the user's rating of the movie, if any; ``movie`` is given its new statistics."""
+    library_changed(user_id=user.pk)  # first, as in rating_upsert: one lock order for every library write
+    rating = Rating.objects.filter(user=user, movie=movie).first()
+    if rating is None:
+        return False
+    rating.delete()
+    _statistics_add(movie, count=-1, total=-rating.score)
+    rows_changed(Rating, [Rating(user=user, movie=movie)])
+    return True
 
 
 def favorite_add(*, user: User, movie: Movie) -> Favorite:
@@ -480,6 +480,8 @@ def _lock_movies(movie_ids: Iterable[int] | QuerySet) -> list[int]:
     return list(Movie.objects.filter(pk__in=movie_ids).order_by("pk").select_for_update().values_list("pk", flat=True))
 
 
-def _statistics_refresh(movie: Movie) -> None:
-    movie_stats_refresh(movie_ids=[movie.pk])
-    movie.refresh_from_db(fields=MOVIE_STATISTICS)
+def _statistics_add(movie: Movie, *, count: int, total: Decimal) -> None:
+    statistics = movie_stats_add(movie_id=movie.pk, count=count, total=float(total))
+    if statistics is not None:
+        for name, value in vars(statistics).items():
+            setattr(movie, name, value)

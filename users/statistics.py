@@ -1,24 +1,64 @@
-"""Movie statistics: what the library's ratings make of each movie (count, mean, Bayesian average, popularity),
-kept on the catalog's movies by the library, which owns the ratings."""
+"""Movie statistics: what the library's ratings make of each movie (count, sum, mean, Bayesian average,
+popularity), kept on the catalog's movies by the library, which owns the ratings.
+
+A rating write adds its change in one UPDATE (``movie_stats_add``): O(1) whatever the movie's number of ratings,
+and the movie's row is locked only from that statement to the commit. ``movie_stats_refresh`` recomputes them from
+the ratings: after imports and account deletions, and periodically (users.tasks) to repair any drift.
+"""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
 
+from catalog.cards import movie_statistics_changed
 from catalog.models import Movie
 from nexus.versions import rows_changed
 from users.models import Rating
+
+STATISTICS = ("rating_count", "rating_total", "rating_mean", "bayesian_rating", "popularity")
+
+
+@dataclass(frozen=True)
+class MovieStatistics:
+    rating_count: int
+    rating_total: float
+    rating_mean: float | None
+    bayesian_rating: float
+    popularity: float
+
+
+def movie_stats_add(*, movie_id: int, count: int, total: float) -> MovieStatistics | None:
+    """Add ``count`` ratings summing to ``total`` (negative to remove, count 0 for a changed score) to the movie's
+    statistics in one statement; returns the new statistics (None: no such movie). Exact under concurrent writers:
+    each UPDATE applies its change to the row as the previous writer committed it."""
+    weight, prior = float(settings.NEXUS_RATING_PRIOR_WEIGHT), float(settings.NEXUS_RATING_PRIOR_MEAN)
+    count_after, total_after = "rating_count + %(count)s", "rating_total + %(total)s"
+    bayesian = f"(({weight} * {prior} + {total_after}) / ({weight} + {count_after}))"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Movie._meta.db_table} SET rating_count = {count_after}, rating_total = {total_after}, "  # noqa: S608 - no user input
+            f"rating_mean = CASE WHEN {count_after} > 0 THEN ({total_after}) / ({count_after}) END, "
+            f"bayesian_rating = {bayesian}, popularity = ({count_after}) * {bayesian} / 5.0 "
+            f"WHERE id = %(movie)s RETURNING {', '.join(STATISTICS)}",
+            {"count": count, "total": float(total), "movie": movie_id},
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    movie_statistics_changed([movie_id])
+    return MovieStatistics(*row)
 
 
 def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
     """Recompute rating statistics from the ratings table, in one SQL statement, for the given movies (or all).
 
-    Only rows whose statistics change are written, so refreshing after an unchanged re-import is cheap; when any
-    did change, the catalog version is bumped once the transaction commits (cached responses and movie cards
-    showed the old statistics). Exact under concurrent writers when the caller holds the movies' row locks
-    (``select_for_update``) for the rest of its transaction: the aggregate then sees every committed rating of
-    those movies.
+    Only rows whose statistics change are written, so refreshing after an unchanged re-import, or repairing
+    statistics that did not drift, is cheap; when any did change, the catalog version is bumped once the
+    transaction commits (cached responses and movie cards showed the old statistics). Exact under concurrent
+    writers when the caller holds the movies' row locks (``select_for_update``) for the rest of its transaction:
+    the aggregate then sees every committed rating of those movies.
     """
     movie_table, rating_table = Movie._meta.db_table, Rating._meta.db_table
     weight, prior = float(settings.NEXUS_RATING_PRIOR_WEIGHT), float(settings.NEXUS_RATING_PRIOR_MEAN)
@@ -34,7 +74,7 @@ def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
     count, total = "COALESCE(agg.n, 0)", "COALESCE(agg.total, 0)"
     bayesian = f"(({weight} * {prior} + {total}) / ({weight} + {count}))"
     statistics = (
-        f"SELECT movie.id AS movie_id, {count} AS n, agg.total / agg.n AS mean, "  # noqa: S608 - no user input
+        f"SELECT movie.id AS movie_id, {count} AS n, {total} AS total, agg.total / agg.n AS mean, "  # noqa: S608 - no user input
         f"{bayesian} AS bayesian, {count} * {bayesian} / 5.0 AS popularity "
         f"FROM {movie_table} AS movie LEFT JOIN ("
         f"SELECT movie_id, COUNT(*) AS n, CAST(SUM(score) AS DOUBLE PRECISION) AS total "
@@ -44,6 +84,7 @@ def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
         f"{movie_table}.{column} IS DISTINCT FROM stats.{value}"
         for column, value in (
             ("rating_count", "n"),
+            ("rating_total", "total"),
             ("rating_mean", "mean"),
             ("bayesian_rating", "bayesian"),
             ("popularity", "popularity"),
@@ -51,7 +92,7 @@ def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {movie_table} SET rating_count = stats.n, rating_mean = stats.mean, "  # noqa: S608 - no user input
+            f"UPDATE {movie_table} SET rating_count = stats.n, rating_total = stats.total, rating_mean = stats.mean, "  # noqa: S608 - no user input
             f"bayesian_rating = stats.bayesian, popularity = stats.popularity "
             f"FROM ({statistics}) AS stats WHERE {movie_table}.id = stats.movie_id AND ({changed})",
             params,

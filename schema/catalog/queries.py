@@ -2,6 +2,7 @@ import graphene
 
 from catalog import selectors
 from catalog.cards import movies_from_cards
+from catalog.lists import MovieList
 from schema.catalog.types import GenreType, MovieConnection, MovieOrder, MovieType, OrderDirection
 from schema.core.errors import refused_as_bad_input
 from schema.core.ids import parse_global_id
@@ -58,7 +59,7 @@ class CatalogQueries(graphene.ObjectType):
         root, info, search=None, order_by=None, first=None, after=None, last=None, before=None, **filters
     ):
         with refused_as_bad_input():
-            movies = selectors.movie_list(
+            movies = MovieList(
                 filters=filters,
                 search=search,
                 order=order_by.field if order_by else None,

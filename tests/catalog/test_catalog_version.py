@@ -1,10 +1,12 @@
-"""The catalog version (catalog/cache.py) moves whenever what catalog queries return changes — a rating that
-changes a movie's statistics, an import, an admin edit — and only then, so that cached movie cards and
-responses are never served stale. Checked through GraphQL requests, management commands and the admin."""
+"""The catalog version (catalog/cache.py) moves whenever what catalog queries return changes — an import, an admin
+edit at once; ratings, which change movies' statistics all the time, within NEXUS_STATISTICS_STALENESS_SECONDS —
+and only then, so that cached movie cards and responses are never served stale beyond that bound. Checked through
+GraphQL requests, management commands and the admin."""
 
 # ruff: noqa: F811 - test parameters name the fixtures imported from tests.recommender.support
 
 import io
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from tests.users.factories import movie_global_id, person_create
 pytestmark = pytest.mark.usefixtures("movielens")
 
 POPULAR = "{ popular(first: 3) { movielensId title ratingCount genres { name } } }"
+MOVIE = "query($id: ID!) { movie(id: $id) { ratingCount myRating } }"
 RATE = "mutation($movie: ID!, $score: Float!) { rateMovie(movieId: $movie, score: $score) { errors { code } } }"
 
 
@@ -35,15 +38,26 @@ def rate(gql, token: str, movie_id: str, score: float) -> None:
     assert body["rateMovie"]["errors"] == []
 
 
-def test_a_rating_bumps_the_version_and_lists_show_the_new_statistics(gql, commits, empty_store, eager_tasks):
-    before = gql.data(POPULAR)["popular"]  # now cached as movie cards (and maybe as a response)
+def test_a_rating_shows_at_once_on_its_movie_and_in_lists_within_the_staleness_bound(
+    gql, commits, empty_store, eager_tasks, settings
+):
+    settings.NEXUS_STATISTICS_STALENESS_SECONDS = 0.5
+    before = gql.data(POPULAR)["popular"]  # now cached as movie cards
     version = catalog_version()
-    person = person_create()
+    token = get_token(person_create())
     top = before[0]
     movie = Movie.objects.get(movielens_id=top["movielensId"])
     with commits():
-        rate(gql, get_token(person), movie_global_id(movie), 4.5)
-    assert catalog_version() != version
+        rate(gql, token, movie_global_id(movie), 4.5)
+        rate(gql, get_token(person_create("bob")), movie_global_id(Movie.objects.get(movielens_id=2)), 2.0)
+
+    # One rating does not make every cached catalog answer cold; the rated movie's card is fresh at once.
+    assert catalog_version() == version
+    page = gql.data(MOVIE, {"id": movie_global_id(movie)}, token=token)["movie"]
+    assert (page["ratingCount"], page["myRating"]) == (top["ratingCount"] + 1, 4.5)
+
+    time.sleep(0.6)  # past the bound: both ratings reach every catalog answer, with one bump
+    assert catalog_version() == version + 1
     after = gql.data(POPULAR)["popular"]
     assert after[0]["movielensId"] == top["movielensId"]
     assert after[0]["ratingCount"] == top["ratingCount"] + 1

@@ -11,6 +11,7 @@ from graphql_jwt.shortcuts import get_token
 from graphql_relay import to_global_id
 
 from catalog.models import Movie
+from tests.conftest import caches_clear
 from tests.users.factories import (
     PASSWORD,
     assert_statistics_exact,
@@ -129,12 +130,16 @@ def test_the_whole_flow(gql, tokens):
     assert refused["errors"][0]["extensions"]["code"] == "INVALID_TOKEN"
 
 
-@pytest.mark.parametrize("score", [6, 0, 4.25, -1, 5.01])
-def test_invalid_scores_come_back_in_errors(gql, tokens, score):
+@pytest.mark.parametrize(
+    ("score", "code"),
+    [(6, "OUT_OF_RANGE"), (0, "OUT_OF_RANGE"), (-1, "OUT_OF_RANGE"), (5.01, "OUT_OF_RANGE")]
+    + [(4.25, "STEP_MISMATCH"), (3.3, "STEP_MISMATCH"), (0.6, "STEP_MISMATCH")],
+)
+def test_invalid_scores_come_back_in_errors(gql, tokens, score, code):
     body = gql.data(RATE, {"movie": movie_global_id(movie(1)), "score": score})["rateMovie"]
     assert body["rating"] is None
-    assert [(error["field"], error["code"]) for error in body["errors"]] == [("score", "OUT_OF_RANGE")]
-    assert "0.5 to 5.0" in body["errors"][0]["message"]
+    assert [(error["field"], error["code"]) for error in body["errors"]] == [("score", code)]
+    assert ("0.5 to 5.0" if code == "OUT_OF_RANGE" else "is not a half step") in body["errors"][0]["message"]
     assert not Rating.objects.filter(user__username="ada").exists()
 
 
@@ -142,9 +147,9 @@ def test_invalid_scores_come_back_in_errors(gql, tokens, score):
     ("movie_id", "code"),
     [
         (to_global_id("Movie", 999_999_999), "NOT_FOUND"),
-        (to_global_id("Genre", 1), "INVALID"),
-        ("not-an-id", "INVALID"),
-        (to_global_id("Movie", "x"), "INVALID"),
+        (to_global_id("Genre", 1), "BAD_USER_INPUT"),  # the code a malformed id gets in a query too
+        ("not-an-id", "BAD_USER_INPUT"),
+        (to_global_id("Movie", "x"), "BAD_USER_INPUT"),
     ],
     ids=["unknown", "another-type", "garbage", "not-a-number"],
 )
@@ -284,6 +289,7 @@ def test_pages_of_5_and_50_cost_the_same_number_of_queries(gql, heavy_user, name
     token = get_token(heavy_user)
     counts = {}
     for first in (5, 50):
+        caches_clear()  # cold: lists and cards from the database
         with CaptureQueriesContext(connection) as queries:
             data = gql.data(CONNECTION_QUERIES[name], {"first": first}, token=token)
         page = data["movies"] if name == "movies" else data["me"][name]

@@ -54,10 +54,13 @@ def test_other_variables_are_another_entry(movielens, client):
     assert post(client, query, {"id": 1})["X-Cache"] == "HIT"
 
 
-def test_a_rating_invalidates_what_it_changes(movielens, client, django_capture_on_commit_callbacks):
+def test_a_rating_reaches_cached_answers_within_the_staleness_bound(
+    movielens, client, django_capture_on_commit_callbacks, settings
+):
+    settings.NEXUS_STATISTICS_STALENESS_SECONDS = 0
     before = post(client).json()["data"]["movie"]["ratingCount"]
     user = person_create("ada", password=PASSWORD)
-    movie_id = to_global_id("Movie", 1)
+    movie_id = to_global_id("Movie", Movie.objects.get(movielens_id=1).pk)
     rate = f'mutation {{ rateMovie(movieId: "{movie_id}", score: 4.5) {{ errors {{ code }} }} }}'
     with django_capture_on_commit_callbacks(execute=True):
         rated = post(client, rate, HTTP_AUTHORIZATION=f"Bearer {get_token(user)}")
@@ -145,7 +148,8 @@ def test_a_users_mutation_makes_their_entries_stale_and_no_one_elses(
     ada, bob = person_create("ada", password=PASSWORD), person_create("bob", password=PASSWORD)
     post(client, MY_TOY_STORY, **bearer(ada))
     post(client, MY_TOY_STORY, **bearer(bob))
-    favorite = f'mutation {{ addFavorite(movieId: "{to_global_id("Movie", 1)}") {{ errors {{ code }} }} }}'
+    toy_story = to_global_id("Movie", Movie.objects.get(movielens_id=1).pk)
+    favorite = f'mutation {{ addFavorite(movieId: "{toy_story}") {{ errors {{ code }} }} }}'
     with django_capture_on_commit_callbacks(execute=True):
         assert post(client, favorite, **bearer(ada)).json()["data"]["addFavorite"]["errors"] == []
 

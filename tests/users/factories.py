@@ -11,6 +11,7 @@ from graphql_relay import to_global_id
 from catalog.models import Movie
 from users import services
 from users.models import Rating, User
+from users.statistics import STATISTICS
 
 PASSWORD = "correct horse battery staple"
 # Far above MovieLens' ids, so these movies never clash with the loaded dataset.
@@ -65,7 +66,7 @@ def expected_statistics(movie: Movie) -> dict:
 
 def stored_statistics(movie: Movie) -> dict:
     movie.refresh_from_db()
-    return {name: getattr(movie, name) for name in services.MOVIE_STATISTICS}
+    return {name: getattr(movie, name) for name in STATISTICS}
 
 
 def assert_statistics_exact(movie: Movie) -> None:
