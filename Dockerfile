@@ -5,7 +5,7 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# --- dependencies: a virtual environment with what pyproject.toml asks for, and nothing of the build ----------
+# --- dependencies: a virtual environment with the pinned versions of requirements.lock, and nothing of the build -
 FROM ${PYTHON_IMAGE} AS dependencies
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -13,11 +13,11 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /build
-# Only pyproject.toml comes in here, so this slow layer is rebuilt when the dependencies change, not the code.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > requirements.txt \
-    && pip install --requirement requirements.txt
+# Only the lock comes in here, so this slow layer is rebuilt when the dependencies change, not the code. It pins
+# pyproject.toml's [project] dependencies (scripts/lock writes it), each with its hashes, which pip checks. The
+# project itself is not installed: it runs from /app (PYTHONPATH).
+COPY requirements.lock ./
+RUN pip install --require-hashes --requirement requirements.lock
 
 # --- runtime: the environment, the code, the collected static files; runs as an unprivileged user -------------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -70,7 +70,8 @@ class RequestLatencyMiddleware:
         match = request.resolver_match
         REQUEST_LATENCY.labels(
             method=request.method if request.method in _HTTP_METHODS else "other",
-            route=match.route if match else "unmatched",
+            # The landing page's route is "", which Prometheus could not tell from a missing label.
+            route=(match.route or "/") if match else "unmatched",
             status=response.status_code,
         ).observe(time.perf_counter() - started)
         return response

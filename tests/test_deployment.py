@@ -194,11 +194,12 @@ def test_image_is_multi_stage_slim_and_unprivileged(dockerfile):
     assert users and users[-1].split(":")[0] not in {"root", "0"}
 
 
-def test_dependencies_layer_comes_from_pyproject_alone(dockerfile):
+def test_dependencies_layer_comes_from_the_lock_alone(dockerfile):
     instructions = dockerfile_instructions(dockerfile)
     first_copy = next(arguments for instruction, arguments in instructions if instruction == "COPY")
-    assert first_copy.split() == ["pyproject.toml", "./"]
+    assert first_copy.split() == ["requirements.lock", "./"]
     install = next(index for index, (instruction, arguments) in enumerate(instructions) if "pip install" in arguments)
+    assert instructions[install][1] == "pip install --require-hashes --requirement requirements.lock"
     code = next(index for index, (instruction, arguments) in enumerate(instructions) if arguments == ". .")
     assert install < code
 

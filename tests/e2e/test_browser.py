@@ -212,3 +212,12 @@ def test_graphiql_first_visit_shows_the_nexus_example(site, browser):
     assert example.startswith("# Nexus")
     for part in ("query Browse", "query Movie", "mutation SignUp", "Authorization", "Bearer", "recommendations"):
         assert part in example
+
+
+def test_landing_page_example_opens_graphiql_with_its_query(site, browser):
+    browser.get(f"{site}/")
+    assert browser.title.startswith("Nexus")
+    example = browser.find_element(By.CSS_SELECTOR, "a[href^='/graphql?query=']")
+    query = example.find_element(By.XPATH, "following-sibling::code").text
+    example.click()
+    assert editor_text(browser) == query
