@@ -11,7 +11,7 @@ from schema.core.pagination import CountableConnection, short_list_size
 
 
 class GenreType(DjangoObjectType):
-    """A movie genre, as MovieLens defines them."""
+    """A movie genre, as MovieLens defines them. Anyone can fetch one with `node(id:)`."""
 
     name = graphene.String(required=True, description='Display name, e.g. "Sci-Fi".')
     slug = graphene.String(required=True, description='URL-safe name, e.g. "sci-fi"; accepted wherever a name is.')
@@ -20,7 +20,8 @@ class GenreType(DjangoObjectType):
     class Meta:
         model = Genre
         name = "Genre"
-        fields = ("name", "slug")
+        interfaces = (relay.Node,)
+        fields = ("id", "name", "slug")
 
     @staticmethod
     def resolve_movie_count(genre, info):

@@ -1,10 +1,12 @@
 import graphene
+from graphene import relay
 from graphene.types.generic import GenericScalar
 from graphene_django import DjangoObjectType
 
 from recommender.algorithms.hybrid import Source
 from recommender.models import ModelRun
 from schema.catalog.types import MovieType
+from schema.core.auth import viewer
 from schema.core.scalars import DateTime
 
 _SOURCE_DESCRIPTIONS = {
@@ -26,7 +28,9 @@ RecommendationSource = graphene.Enum.from_enum(Source, name="RecommendationSourc
 
 
 class RecommendationType(graphene.ObjectType):
-    """A movie recommended to you, with why."""
+    """A movie recommended to you, with why. It has no id of its own: it is a place in your list, not an object
+    (its score and reason change with every refresh), so client caches keep it inside the list; its movie is
+    cached under `Movie.id`."""
 
     movie = graphene.Field(graphene.NonNull(MovieType), description="The movie.")
     score = graphene.Float(
@@ -62,7 +66,7 @@ ModelRunTrigger = graphene.Enum.from_enum(
 
 
 class ModelRunType(DjangoObjectType):
-    """One training of the recommender (staff only)."""
+    """One training of the recommender (staff only: `node(id:)` answers null to anyone else)."""
 
     version = graphene.String(description="Name of the model version; null until the run starts.")
     status = graphene.Field(ModelRunStatus, required=True, description="Where the run is.")
@@ -82,7 +86,9 @@ class ModelRunType(DjangoObjectType):
     class Meta:
         model = ModelRun
         name = "ModelRun"
+        interfaces = (relay.Node,)
         fields = (
+            "id",
             "version",
             "status",
             "triggered_by",
@@ -99,9 +105,15 @@ class ModelRunType(DjangoObjectType):
             "finished_at",
         )
 
+    @classmethod
+    def get_node(cls, info, id):  # noqa: A002 - graphene's name
+        caller = viewer(info)
+        return ModelRun.objects.filter(pk=id).first() if caller is not None and caller.is_staff else None
+
 
 class RecommenderStatusType(graphene.ObjectType):
-    """What the recommender serves and how its latest trainings went (staff only)."""
+    """What the recommender serves and how its latest trainings went (staff only). No id: there is one, which
+    client caches keep under `recommenderStatus`; its runs are cached under `ModelRun.id`."""
 
     current_version = graphene.String(
         description="The model version being served; null before the first training, or with the store down."

@@ -1,4 +1,5 @@
 import graphene
+from graphene import relay
 from graphene_django import DjangoObjectType
 
 from schema.catalog.types import GenreType, MovieType
@@ -11,7 +12,8 @@ from users.models import Rating, User, WatchEvent
 
 
 class RatingType(DjangoObjectType):
-    """Your rating of a movie."""
+    """Your rating of a movie: one per movie, so re-rating changes this object (same id). `node(id:)` fetches
+    only your own ratings: for anyone else's id it answers null, as for an id no rating has."""
 
     score = graphene.Float(required=True, description="0.5 to 5.0, in half steps.")
     movie = graphene.Field(graphene.NonNull(MovieType), description="The movie rated.")
@@ -21,7 +23,12 @@ class RatingType(DjangoObjectType):
     class Meta:
         model = Rating
         name = "Rating"
-        fields = ("score", "movie", "created_at", "updated_at")
+        interfaces = (relay.Node,)
+        fields = ("id", "score", "movie", "created_at", "updated_at")
+
+    @classmethod
+    def get_node(cls, info, id):  # noqa: A002 - graphene's name
+        return _own_row(selectors.user_ratings, info, id)
 
     @staticmethod
     def resolve_score(rating, info):
@@ -29,7 +36,8 @@ class RatingType(DjangoObjectType):
 
 
 class WatchEventType(DjangoObjectType):
-    """One viewing of a movie in your history."""
+    """One viewing of a movie in your history. `node(id:)` fetches only your own viewings: for anyone else's id
+    it answers null, as for an id no viewing has."""
 
     movie = graphene.Field(graphene.NonNull(MovieType), description="The movie watched.")
     watched_at = DateTime(required=True, description="When you watched it.")
@@ -37,7 +45,12 @@ class WatchEventType(DjangoObjectType):
     class Meta:
         model = WatchEvent
         name = "WatchEvent"
-        fields = ("movie", "watched_at")
+        interfaces = (relay.Node,)
+        fields = ("id", "movie", "watched_at")
+
+    @classmethod
+    def get_node(cls, info, id):  # noqa: A002 - graphene's name
+        return _own_row(selectors.user_history, info, id)
 
 
 class RatingConnection(CountableConnection):
@@ -65,7 +78,8 @@ class LibraryMovieConnection(CountableConnection):
 
 
 class UserType(DjangoObjectType):
-    """Your account: profile and library. Only ever your own: no query returns another user."""
+    """Your account: profile and library. Only ever your own: no query returns another user, and `node(id:)`
+    answers null for any id but your own account's."""
 
     username = graphene.String(required=True, description="Your login name, unique regardless of case.")
     email = graphene.String(description="Your email address.")
@@ -96,7 +110,13 @@ class UserType(DjangoObjectType):
     class Meta:
         model = User
         name = "User"
-        fields = ("username", "email", "display_name", "bio", "favorite_genres")
+        interfaces = (relay.Node,)
+        fields = ("id", "username", "email", "display_name", "bio", "favorite_genres")
+
+    @classmethod
+    def get_node(cls, info, id):  # noqa: A002 - graphene's name
+        caller = viewer(info)
+        return caller if caller is not None and caller.pk == id else None
 
     @staticmethod
     def resolve_email(user, info):
@@ -132,6 +152,13 @@ def _own(user: User, info) -> User:
     if caller is None or caller.pk != user.pk:
         raise permission_denied("You can only see your own account.")
     return user
+
+
+def _own_row(rows_of, info, pk: int):
+    """The caller's own library row with this key (``rows_of(user=...)`` lists a user's rows), or None: for
+    anyone else, someone else's row is exactly as absent as a key no row has."""
+    caller = viewer(info)
+    return rows_of(user=caller).filter(pk=pk).first() if caller is not None else None
 
 
 def _list_edge(entry) -> dict:

@@ -257,6 +257,10 @@ def test_node_field_finds_movies_and_refuses_other_ids(gql):
     movie = gql.data("{ movie(movielensId: 1) { id } }")["movie"]
     node = gql.data(f'{{ node(id: "{movie["id"]}") {{ ... on Movie {{ title }} }} }}')["node"]
     assert node == {"title": "Toy Story"}
-    for bad in ("VXNlcjox", "not base64 at all", "R2VucmU6MQ=="):  # User:1, garbage, Genre:1 (not a node)
+    for bad in ("RmF2b3JpdGU6MQ==", "not base64 at all"):  # Favorite:1 (not a node), garbage
         error = gql.execute(f'{{ node(id: "{bad}") {{ id }} }}')["errors"][0]
         assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    # A genre is a node for everyone; User:1 only for that account (tests/schema/test_normalized_cache.py)
+    genre = gql.data("{ genres { id name } }")["genres"][0]
+    assert gql.data(f'{{ node(id: "{genre["id"]}") {{ ... on Genre {{ id name }} }} }}')["node"] == genre
+    assert gql.data('{ node(id: "VXNlcjox") { id } }')["node"] is None
