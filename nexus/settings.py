@@ -355,6 +355,9 @@ NEXUS_SHARED_VERSION_SECONDS = env_int("NEXUS_SHARED_VERSION_SECONDS", 1)
 # A rating changes its movie's statistics at once for the rater and on the movie's card; cached catalog answers
 # (lists, their order and counts) show them at most this many seconds later (catalog/cards.py).
 NEXUS_STATISTICS_STALENESS_SECONDS = env_int("NEXUS_STATISTICS_STALENESS_SECONDS", 60)
+# A user's recommendations are refreshed this many seconds after a change of their library (users/events.py): the
+# changes of that time share one refresh.
+NEXUS_REFRESH_DELAY_SECONDS = float(os.environ.get("NEXUS_REFRESH_DELAY_SECONDS", "0.5"))
 
 # Bayesian average of a movie's rating: (PRIOR_WEIGHT * PRIOR_MEAN + sum of scores) / (PRIOR_WEIGHT + count).
 # Fixed constants (MovieLens' long-run mean is about 3.5) keep every update a pure function of the movie's own rows.

@@ -13,6 +13,7 @@ import time
 import uuid
 
 from celery import signature
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -65,7 +66,8 @@ def refresh_publish(*, user_id: int) -> bool:
     if not marked:
         return True
     try:
-        signature(REFRESH_TASK, kwargs={"user_id": user_id}).delay()
+        # A little later: a burst of changes (rating several movies in a row) then costs one refresh.
+        signature(REFRESH_TASK, kwargs={"user_id": user_id}).apply_async(countdown=settings.NEXUS_REFRESH_DELAY_SECONDS)
     except OperationalError:
         _publishing_paused_until = time.monotonic() + PUBLISH_PAUSE_SECONDS
         logger.warning("Refresh of user %s left in the outbox: the broker is unreachable", user_id, exc_info=True)

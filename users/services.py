@@ -388,16 +388,18 @@ def rating_upsert(*, user: User, movie: Movie, score: Decimal | float | str) -> 
 
 
 @transaction.atomic
-def rating_delete(*, user: User, movie: Movie) -> bool:
-    """Remove the user's rating of the movie, if any; ``movie`` is given its new statistics."""
+def rating_delete(*, user: User, movie: Movie) -> int | None:
+    """Remove the user's rating of the movie, if any; ``movie`` is given its new statistics. Returns the removed
+    rating's primary key (None when there was none)."""
     library_changed(user_id=user.pk)  # first, as in rating_upsert: one lock order for every library write
     rating = Rating.objects.filter(user=user, movie=movie).first()
     if rating is None:
-        return False
+        return None
+    deleted_pk = rating.pk
     rating.delete()
     _statistics_add(movie, count=-1, total=-rating.score)
     rows_changed(Rating, [Rating(user=user, movie=movie)])
-    return True
+    return deleted_pk
 
 
 def favorite_add(*, user: User, movie: Movie) -> Favorite:
@@ -467,9 +469,13 @@ def _clean_score(value: Decimal | float | str) -> Decimal:
         score = Decimal(str(value))
     except InvalidOperation:
         score = None
-    if score is None or not score.is_finite() or score not in RATING_SCORES:
+    if score is None or not score.is_finite() or not min(RATING_SCORES) <= score <= max(RATING_SCORES):
         raise _field_error(
             "score", "A score is 0.5 to 5.0 in steps of 0.5 (got %(value)s).", "out_of_range", value=value
+        )
+    if score not in RATING_SCORES:  # inside the range, between two half steps (3.3)
+        raise _field_error(
+            "score", "%(value)s is not a half step: a score is 0.5, 1.0, 1.5 … 5.0.", "step_mismatch", value=value
         )
     return score.quantize(Decimal("0.1"))
 

@@ -1,7 +1,6 @@
-from decimal import Decimal
-
 import graphene
 from django.core.exceptions import ValidationError
+from graphql_relay import to_global_id
 
 from catalog.models import Movie
 from catalog.selectors import movie_get
@@ -13,7 +12,6 @@ from schema.core.scalars import DateTime
 from schema.users import auth
 from schema.users.types import RatingType, UserType, WatchEventType
 from users import services
-from users.models import RATING_SCORES
 
 NEW_ACCESS_HELP = f"{auth.ACCESS_HELP} Null when there are errors."
 NEW_REFRESH_HELP = f"{auth.REFRESH_HELP} Null when there are errors."
@@ -95,6 +93,10 @@ class DeleteAccount(BaseMutation):
     count your ratings."""
 
     deleted_username = graphene.String(description="The username of the deleted account; null when there are errors.")
+    deleted_user_id = graphene.ID(
+        description="The id (User.id) the deleted account had, to evict it from a client cache; null when there "
+        "are errors."
+    )
     login_required = True
 
     class Arguments:
@@ -103,10 +105,10 @@ class DeleteAccount(BaseMutation):
     @classmethod
     def perform(cls, info, password):
         user = info.context.user
-        username = user.username
+        username, user_id = user.username, to_global_id(UserType._meta.name, user.pk)
         services.user_account_delete(user=user, password=password)
         auth.end_account_session(info)
-        return {"deleted_username": username}
+        return {"deleted_username": username, "deleted_user_id": user_id}
 
 
 # --- Library ------------------------------------------------------------------------------------------------------
@@ -195,24 +197,23 @@ class RateMovie(LibraryMutation):
 
     @classmethod
     def perform(cls, info, movie_id, score):
-        movie = movie_argument(movie_id)
-        _check_score_step(score)
-        return {"rating": services.rating_upsert(user=info.context.user, movie=movie, score=score)}
-
-
-def _check_score_step(score: float) -> None:
-    """A score inside the range but between two half steps (3.3) has a code of its own, STEP_MISMATCH; the service
-    refuses the rest (outside 0.5–5.0: OUT_OF_RANGE)."""
-    value = Decimal(str(score))
-    if value.is_finite() and min(RATING_SCORES) <= value <= max(RATING_SCORES) and value not in RATING_SCORES:
-        message = "%(value)s is not a half step: a score is 0.5, 1.0, 1.5 … 5.0."
-        raise ValidationError({"score": ValidationError(message, code="step_mismatch", params={"value": score})})
+        return {"rating": services.rating_upsert(user=info.context.user, movie=movie_argument(movie_id), score=score)}
 
 
 class DeleteRating(MovieMutation):
     """Remove your rating of a movie (nothing happens if you have not rated it)."""
 
-    change = staticmethod(services.rating_delete)
+    deleted_rating_id = graphene.ID(
+        description="The id (Rating.id) the removed rating had, to evict it from a client cache; null when you had "
+        "not rated the movie, or when there are errors."
+    )
+
+    @classmethod
+    def perform(cls, info, movie_id):
+        movie = movie_argument(movie_id)
+        rating_pk = services.rating_delete(user=info.context.user, movie=movie)
+        rating_id = to_global_id(RatingType._meta.name, rating_pk) if rating_pk is not None else None
+        return {"movie": movie, "deleted_rating_id": rating_id}
 
 
 class MarkWatched(LibraryMutation):

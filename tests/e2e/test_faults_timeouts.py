@@ -76,16 +76,26 @@ def test_imports_and_trainings_are_not_cut_by_the_statement_timeout(prepared, tm
     with stack_copy(prepared, tmp_path) as stack:
         env = {**stack["env"], "CELERY_BROKER_URL": "", "DATABASE_STATEMENT_TIMEOUT_MS": "5"}
         release = str(prepared["release"])
-        # The same work outside the commands runs under the timeout and is cancelled ...
-        for work in (
-            f"from importers.movielens import movielens_import; movielens_import(path={release!r})",
-            "from recommender.training import recommender_train; recommender_train()",
-        ):
-            outcome = shell(env, f"try:\n    {work}\n    print('finished')\n"
-                            "except Exception as error:\n    print('cancelled', error)")  # fmt: skip
-            assert outcome.startswith("cancelled") and "statement timeout" in outcome, outcome
-        # ... and the commands lift it.
-        manage(env, "import_movielens", "--no-train", release)
+        with closing(psycopg2.connect(env["DATABASE_URL"])) as blocker:
+            # Both read or write the ratings: while they are locked, any statement on them waits, however fast the
+            # machine, far longer than the 5 ms allowed.
+            with blocker.cursor() as cursor:
+                cursor.execute("LOCK TABLE users_rating IN ACCESS EXCLUSIVE MODE")
+            # The same work outside the commands runs under the timeout and is cancelled ...
+            for work in (
+                f"from importers.movielens import movielens_import; movielens_import(path={release!r})",
+                "from recommender.training import recommender_train; recommender_train()",
+            ):
+                outcome = shell(env, f"try:\n    {work}\n    print('finished')\n"
+                                "except Exception as error:\n    print('cancelled', error)")  # fmt: skip
+                assert outcome.startswith("cancelled") and "statement timeout" in outcome, (work, outcome)
+            # ... and the commands lift it: the import waits for the lock (released a second later) and goes on.
+            released = threading.Timer(1.0, blocker.rollback)
+            released.start()
+            try:
+                manage(env, "import_movielens", "--no-train", release)
+            finally:
+                released.join()
         trained = manage(env, "train_recommender").stdout
         assert "119 users" in trained, trained
 

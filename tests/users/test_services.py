@@ -275,12 +275,18 @@ def test_rating_upsert_keeps_one_rating_and_exact_statistics():
     assert same.updated_at == changed.updated_at  # nothing to change
 
 
-@pytest.mark.parametrize("score", [6, 0, 4.25, -1, float("nan"), float("inf"), "4.5.1", 5.5, 0.4])
-def test_rating_scores_outside_half_steps_are_out_of_range(score):
+@pytest.mark.parametrize(
+    ("score", "code"),
+    [
+        *((score, "out_of_range") for score in (6, 0, -1, float("nan"), float("inf"), "4.5.1", 5.5, 0.4)),
+        *((score, "step_mismatch") for score in (4.25, 3.3, "1.75")),
+    ],
+)
+def test_rating_scores_outside_the_range_or_between_half_steps_are_refused(score, code):
     user, movie = person_create("ada"), movie_create()
     with pytest.raises(ValidationError) as exc:
         services.rating_upsert(user=user, movie=movie, score=score)
-    assert error_codes(exc) == {"score": ["out_of_range"]}
+    assert error_codes(exc) == {"score": [code]}
     assert not Rating.objects.filter(movie=movie).exists()
 
 
@@ -295,10 +301,10 @@ def test_rating_delete_updates_statistics_and_is_harmless_twice():
     movie = movie_create()
     services.rating_upsert(user=ada, movie=movie, score=5)
     services.rating_upsert(user=grace, movie=movie, score=2)
-    assert services.rating_delete(user=ada, movie=movie) is True
+    assert services.rating_delete(user=ada, movie=movie) is not None
     assert (movie.rating_count, movie.rating_mean) == (1, 2.0)
     assert_statistics_exact(movie)
-    assert services.rating_delete(user=ada, movie=movie) is False
+    assert services.rating_delete(user=ada, movie=movie) is None
     assert Rating.objects.filter(movie=movie).count() == 1
 
 
