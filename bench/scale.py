@@ -143,6 +143,18 @@ def main() -> None:
     store.flushdb()
     steps["migrate"] = _run_step("migrate", [*python, "migrate", "--noinput", "-v", "0"], env, log_dir)
     steps["import"] = _run_step("import", [*python, "import_movielens", str(data_dir), "--no-train"], env, log_dir)
+    if args.api:  # before any training: ratings queue refreshes, which a broker queue of its own keeps
+        api_env = {**env, "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "")}
+        api_json = log_dir / "api.json"
+        _run_step("api", [sys.executable, "-m", "bench.api_latency", "--json", str(api_json)], api_env, log_dir)
+        print((log_dir / "api.log").read_text(), flush=True)
+        if args.json:
+            with open(args.json, "a") as file:
+                file.write(json.dumps({"size": args.size, "machine": machine, **json.loads(api_json.read_text())}))
+                file.write("\n")
+    if args.no_train:
+        _cleanup(args, store, workdir)
+        return
     steps["train"] = _run_step("train", [*python, "train_recommender"], env, log_dir)
     run = json.loads(
         subprocess.run(  # noqa: S603 - our own fixed command
@@ -197,6 +209,10 @@ def main() -> None:
         with open(args.json, "a") as file:
             file.write(json.dumps(result) + "\n")
 
+    _cleanup(args, store, workdir)
+
+
+def _cleanup(args: argparse.Namespace, store: redis.Redis, workdir: Path) -> None:
     if not args.keep:
         store.flushdb()
         _database_drop(f"{args.postgres}/postgres", args.database)
