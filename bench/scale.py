@@ -1,6 +1,7 @@
 """The recommender pipeline at a given data size: generate → import → train (top 100 for every user → Redis).
 
     python bench/scale.py --size 1m            # or small, 20m; --keep to keep the database and files
+    python bench/scale.py --size 20m --no-train --api    # the API's latencies at that size (bench/api_latency.py)
 
 Each step runs as its own process under ``/usr/bin/time``, which reports its wall time and peak resident memory;
 the training's own step timings come from its ``ModelRun``. Everything runs against a database and Redis
@@ -110,6 +111,10 @@ def main() -> None:
     parser.add_argument("--workdir", help="Where the generated files go (default: a temporary folder).")
     parser.add_argument("--keep", action="store_true", help="Keep the database, Redis data and generated files.")
     parser.add_argument("--json", help="Append the figures as one JSON line to this file.")
+    parser.add_argument("--no-train", action="store_true", help="Import only (with --api: the API without a model).")
+    parser.add_argument(
+        "--api", action="store_true", help="Then measure the API's latencies at this size (bench/api_latency.py)."
+    )
     args = parser.parse_args()
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix=f"nexus-scale-{args.size}-"))
