@@ -3,15 +3,20 @@ short lists (recommendations, similar, trending, popular) are turned into movies
 read, without SQL on a warm cache.
 
 Cards are read by movie id, a whole list at a time (the API's loaders ask for every movie of a request pass at
-once): one ``get_many``; the cards that are missing are loaded in one query (genres joined in) and written back
-with one ``set_many``. Cards are stored as plain tuples of column values, keyed by the catalog version
-(``catalog.cache``), so any change of the catalog makes every card stale at once, and by the layout of the
-``Movie`` table, so a deployment that adds a column never reads a card written before it. An unreachable cache
-only means that every card is loaded from the database.
+once): those the request read already from its memo, those this process read less than
+``NEXUS_SHARED_VERSION_SECONDS`` ago from its own copies, the others with one ``get_many``; the cards that are
+missing are loaded in one query (genres joined in) and written back with one ``set_many``. Cards are stored as
+plain tuples of column values, keyed by the catalog version (``catalog.cache``), so any change of the catalog makes
+every card stale at once, and by the layout of the ``Movie`` table, so a deployment that adds a column never reads
+a card written before it. A rating drops its movie's card (``movie_statistics_changed``): at once here and in
+Redis, within ``NEXUS_SHARED_VERSION_SECONDS`` in other processes' copies. An unreachable cache only means that
+every card is loaded from the database.
 """
 
 import logging
+import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable
 from functools import cached_property
 
@@ -35,9 +40,13 @@ _GENRE_COLUMNS = ("id", "name", "slug")
 _LAYOUT = zlib.crc32(" ".join(_MOVIE_COLUMNS + _GENRE_COLUMNS).encode())
 # The cards the current request read, by movie id, in its memo (nexus.request_context).
 _MEMO = "movie-cards"
+RECENT_CARDS = 5000
 
 # As cached: (column values in _MOVIE_COLUMNS order, ((genre id, name, slug), ...) by name)
 StoredCard = tuple[tuple, tuple[tuple[int, str, str], ...]]
+# This process' copies of the cards it read, by movie id: (monotonic time read, catalog version, card), served for
+# NEXUS_SHARED_VERSION_SECONDS like the shared versions themselves; least recently read first.
+_recent: OrderedDict[int, tuple[float, int, StoredCard]] = OrderedDict()
 
 
 class MovieCard:
@@ -80,13 +89,16 @@ def movie_cards(movie_ids: Iterable[int]) -> dict[int, MovieCard]:
     if wanted and version is None:
         cards.update(_cards_load(wanted))
     elif wanted:
-        keys = {_card_key(version, movie_id): movie_id for movie_id in wanted}
-        cards.update((keys[key], card) for key, card in _cache_get_many(list(keys)).items())
-        missing = [movie_id for movie_id in wanted if movie_id not in cards]
+        cards.update(_recent_get(wanted, version))
+        keys = {_card_key(version, movie_id): movie_id for movie_id in wanted if movie_id not in cards}
+        fetched = {keys[key]: card for key, card in _cache_get_many(list(keys)).items()} if keys else {}
+        missing = [movie_id for movie_id in keys.values() if movie_id not in fetched]
         if missing:
             loaded = _cards_load(missing)
-            cards.update(loaded)
+            fetched.update(loaded)
             _cache_set_many({_card_key(version, movie_id): card for movie_id, card in loaded.items()})
+        cards.update(fetched)
+        _recent_put(fetched, version)
     read.update(cards)
     genres_built: dict[int, Genre] = {}
     return {movie_id: MovieCard(cards[movie_id], genres_built) for movie_id in movie_ids if movie_id in cards}
@@ -131,8 +143,9 @@ def movie_statistics_changed(movie_ids: Iterable[int]) -> None:
 
 def _cards_forget(movie_ids: list[int]) -> None:
     memo = request_memo()
-    if memo is not None:  # later reads of this request load them again too
-        for movie_id in movie_ids:
+    for movie_id in movie_ids:  # later reads of this request, and of this process, load them again too
+        _recent.pop(movie_id, None)
+        if memo is not None:
             memo.get(_MEMO, {}).pop(movie_id, None)
     version = catalog_version()
     if version is None:
@@ -141,6 +154,29 @@ def _cards_forget(movie_ids: list[int]) -> None:
         cache.delete_many([_card_key(version, movie_id) for movie_id in movie_ids])
     except Exception:  # noqa: BLE001 - the catalog's bump within the staleness bound drops them
         logger.warning("Movie cards not dropped: the cache is unreachable", exc_info=True)
+
+
+def _recent_get(movie_ids: list[int], version: int) -> dict[int, StoredCard]:
+    max_age = settings.NEXUS_SHARED_VERSION_SECONDS
+    if max_age <= 0:
+        return {}
+    now, found = time.monotonic(), {}
+    for movie_id in movie_ids:
+        copy = _recent.get(movie_id)
+        if copy is not None and copy[1] == version and now - copy[0] < max_age:
+            found[movie_id] = copy[2]
+    return found
+
+
+def _recent_put(cards: dict[int, StoredCard], version: int) -> None:
+    if settings.NEXUS_SHARED_VERSION_SECONDS <= 0:
+        return
+    now = time.monotonic()
+    for movie_id, card in cards.items():
+        _recent[movie_id] = (now, version, card)
+        _recent.move_to_end(movie_id)
+    while len(_recent) > RECENT_CARDS:
+        _recent.popitem(last=False)
 
 
 def _card_key(version: int, movie_id: int) -> str:
