@@ -19,6 +19,7 @@ from catalog import trigram
 from catalog.cards import movie_cards
 from catalog.filters import MovieFilter, genre_id
 from catalog.models import Genre, Movie
+from nexus.keyset import Keyset
 from nexus.text import plain_text
 
 MAX_SEARCH_LENGTH = 200
@@ -86,11 +87,27 @@ def movie_list(
         search = clean_search(search)
         if search:
             queryset = _search(queryset, search)
-            if order is None:
-                return queryset.order_by("-relevance", "-popularity", "id")
-    order = order or MovieOrderField.POPULARITY
-    column = F(order.value)
-    return queryset.order_by(column.desc(nulls_last=True) if descending else column.asc(nulls_last=True), "id")
+    return queryset.order_by(*_movie_list_ordering(search=search, order=order, descending=descending))
+
+
+def movie_list_keyset(
+    *, search: str | None = None, order: MovieOrderField | None = None, descending: bool = True
+) -> Keyset:
+    """The sort key of ``movie_list`` with these arguments (its rows' ``values_list(*keyset.names)``), for keyset
+    pagination: ``keyset.after(key)`` filters its queryset to the movies after a key, exactly as it orders them.
+    Reads nothing from the database."""
+    search = clean_search(search) if search is not None else None
+    ordering = _movie_list_ordering(search=search, order=order, descending=descending)
+    return Keyset(Movie, ordering, fields={"relevance": FloatField()})
+
+
+def _movie_list_ordering(*, search: str | None, order: MovieOrderField | None, descending: bool) -> list:
+    """Best matches first for a search without an order; else the order's column (NULLS LAST either way); the id
+    breaks ties, so that every movie has its own place."""
+    if search and order is None:
+        return ["-relevance", "-popularity", "id"]
+    column = F((order or MovieOrderField.POPULARITY).value)
+    return [column.desc(nulls_last=True) if descending else column.asc(nulls_last=True), "id"]
 
 
 def clean_search(text: str) -> str:

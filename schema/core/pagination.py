@@ -1,17 +1,26 @@
-"""Relay cursor pagination over querysets, both ways, with ``totalCount`` and a hard page-size cap."""
+"""Relay cursor pagination over querysets, both ways, with ``totalCount`` and a hard page-size cap.
 
+Cursors are keysets (``nexus.keyset``), not offsets: an opaque base64 JSON ``{"v": 1, "o": <order>, "k": [<sort
+key values>…, <id>]}`` naming the edge's place in the order, so that the page after (or before) it is exact however
+the rows moved since (a rating that lifts a movie across a page boundary neither repeats nor skips one)."""
+
+import base64
+import binascii
 from collections.abc import Callable
 from typing import Any
 
 import graphene
+import orjson
 from django.conf import settings
 from graphene import relay
 from graphql import GraphQLError
-from graphql_relay import cursor_to_offset, offset_to_cursor
 
+from nexus.keyset import Keyset, QuerysetPages
 from schema.core.errors import bad_input
 
 DEFAULT_PAGE_SIZE = 20
+CURSOR_VERSION = 1
+MAX_CURSOR_LENGTH = 2000  # a title of 500 characters, escaped, and a few numbers fit
 # Plain lists (popular, trending, recommendations, similar): no cursors, a first-n cut.
 SHORT_LIST_DEFAULT, SHORT_LIST_MAX = 20, 100
 
@@ -29,14 +38,20 @@ class CountableConnection(relay.Connection):
         return root.total_count
 
 
+CURSORS = (
+    "Cursors hold the edge's sort key and id: the page is exact however the items moved since (none repeats or is "
+    "skipped); a cursor works only with the order (and arguments) that gave it."
+)
+
+
 def connection_args(description: str = "") -> dict:
     """The four Relay arguments, documented, for fields that paginate with ``paginate``."""
     cap = settings.NEXUS_MAX_PAGE_SIZE
     return {
         "first": graphene.Int(description=f"Return the first n items (0–{cap}; default {DEFAULT_PAGE_SIZE})."),
-        "after": graphene.String(description="Return items after this cursor."),
+        "after": graphene.String(description=f"Return items after this cursor (an edge's `cursor`). {CURSORS}"),
         "last": graphene.Int(description=f"Return the last n items (0–{cap})."),
-        "before": graphene.String(description="Return items before this cursor."),
+        "before": graphene.String(description=f"Return items before this cursor (an edge's `cursor`). {CURSORS}"),
     }
 
 
@@ -60,17 +75,33 @@ def _page_size(name: str, value: int | None) -> int | None:
     return value
 
 
-def _offset(name: str, cursor: str | None) -> int | None:
+def cursor_encode(keyset: Keyset, key: list) -> str:
+    document = {"v": CURSOR_VERSION, "o": keyset.signature, "k": key}
+    return base64.b64encode(orjson.dumps(document, default=str)).decode("ascii")
+
+
+def _cursor_key(name: str, cursor: str | None, keyset: Keyset) -> list | None:
+    """The key a cursor holds, read for this order; BAD_USER_INPUT for anything else."""
     if cursor is None:
         return None
-    offset = cursor_to_offset(cursor)
-    if offset is None or offset < 0:
-        raise bad_input(f"`{name}` is not a valid cursor.")
-    return offset
+    try:
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise ValueError("too long")
+        document = orjson.loads(base64.b64decode(cursor, validate=True))
+        if not isinstance(document, dict) or document.get("v") != CURSOR_VERSION:
+            raise ValueError("not a cursor")
+    except (ValueError, binascii.Error):
+        raise bad_input(f"`{name}` is not a valid cursor.") from None
+    if document.get("o") != keyset.signature:
+        raise bad_input(f"`{name}` is a cursor of another order: page with the arguments that gave it.")
+    try:
+        return keyset.parse(document.get("k"))
+    except ValueError:
+        raise bad_input(f"`{name}` is not a valid cursor.") from None
 
 
 def paginate(
-    queryset,
+    source,
     connection_type: type[CountableConnection],
     *,
     first: int | None = None,
@@ -79,37 +110,39 @@ def paginate(
     before: str | None = None,
     edge_fields: Callable[[Any], dict] = lambda item: {"node": item},
 ) -> CountableConnection:
-    """Slice an ordered queryset into a Relay page: one COUNT query and one query for the page itself.
+    """A Relay page of an ordered queryset (or of an object paging as ``nexus.keyset.QuerysetPages`` does, such as
+    ``catalog.lists.MovieList``): one COUNT query, one query for the page (``first``/``last`` + 1 rows, to know
+    whether more follow) and, with a cursor, one asking whether rows lie beyond it.
 
-    Cursors are offsets into the ordered result; ``edge_fields`` turns a row into the edge's fields (e.g. a
-    Favorite row into ``node=row.movie, added_at=row.created_at``).
+    Cursors are keys (see the module); ``edge_fields`` turns a row into the edge's fields (e.g. a Favorite row into
+    ``node=row.movie, added_at=row.created_at``). Page info follows the Relay Cursor Connections spec.
     """
     first, last = _page_size("first", first), _page_size("last", last)
-    after_offset, before_offset = _offset("after", after), _offset("before", before)
+    pages = source if hasattr(source, "window") else QuerysetPages(source)
+    keyset = pages.keyset
+    after_key, before_key = _cursor_key("after", after, keyset), _cursor_key("before", before, keyset)
     if first is None and last is None:
         first = DEFAULT_PAGE_SIZE
 
-    total = queryset.count()
-    start, end = 0, total
-    if after_offset is not None:
-        start = min(after_offset + 1, total)
-    if before_offset is not None:
-        end = max(min(before_offset, end), start)
+    total = pages.count()
     if first is not None:
-        end = min(end, start + first)
-    if last is not None:
-        start = max(start, end - last)
+        rows = pages.window(after=after_key, before=before_key, limit=first + 1)
+        has_next, rows = len(rows) > first, rows[:first]
+        if last is not None:
+            has_previous, rows = len(rows) > last, rows[max(len(rows) - last, 0) :]
+        else:
+            has_previous = after_key is not None and pages.any_up_to(after_key)
+    else:
+        rows = pages.window(after=after_key, before=before_key, limit=last + 1, from_end=True)
+        has_previous, rows = len(rows) > last, rows[max(len(rows) - last, 0) :]
+        has_next = before_key is not None and pages.any_from(before_key)
 
-    rows = list(queryset[start:end]) if end > start else []
-    edges = [
-        connection_type.Edge(cursor=offset_to_cursor(start + index), **edge_fields(row))
-        for index, row in enumerate(rows)
-    ]
+    edges = [connection_type.Edge(cursor=cursor_encode(keyset, key), **edge_fields(row)) for row, key in rows]
     page_info = relay.PageInfo(
         start_cursor=edges[0].cursor if edges else None,
         end_cursor=edges[-1].cursor if edges else None,
-        has_previous_page=start > 0,
-        has_next_page=end < total,
+        has_previous_page=has_previous,
+        has_next_page=has_next,
     )
     connection = connection_type(edges=edges, page_info=page_info)
     connection.total_count = total
