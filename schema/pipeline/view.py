@@ -68,6 +68,9 @@ class RequestRefused(Exception):
         self.error = error or GraphQLError(message, extensions={"code": code})
         self.cost = cost
         self.rate = rate  # the caller's budget, when it was already consulted
+        # Entries of a batch (a JSON array body): the refusal is answered once for each, so that a batching client
+        # (Apollo's BatchHttpLink) gives every operation its error and code.
+        self.entries: int | None = None
 
 
 @dataclass
@@ -85,6 +88,7 @@ class Operation:
     request_error: bool = False  # refused as a GraphQL request (document, variables, limits): 200 in application/json
     data_json: bytes | None = None  # encoded ``data`` of a successful result
     from_cache: bool = False
+    in_batch: bool = False  # an entry of a JSON array body
 
     def refuse(self, errors: list, status: int = 400) -> "Operation":
         """Refused before it runs, as a GraphQL request error (schema/pipeline/negotiation.py)."""
@@ -119,12 +123,15 @@ class NexusGraphQLView(GraphQLView):
 
         current_limits = limits.Limits.from_settings()
         budget = ratelimit.rate_limit_subject(request)
+        operations = []
         try:
             operations = self.request_operations(request, current_limits)
             if (refusal := self.credentials_refusal(request, operations, load=False)) is not None:
                 raise RequestRefused(401, refusal.message, "", error=refusal)
             rate = self.rate_limit(budget, operations, current_limits)
         except RequestRefused as refusal:
+            if refusal.entries is None and operations and operations[0].in_batch:
+                refusal.entries = len(operations)
             if refusal.rate is None:  # refused before it ran: spends nothing, reports the budget
                 refusal.rate = self.spend(budget, 0)
             return self.refusal_response(request, refusal)
@@ -145,18 +152,25 @@ class NexusGraphQLView(GraphQLView):
         _check_size(request, current_limits)
         body = self.request_body(request)
         if isinstance(body, list):
-            if current_limits.max_batch <= 0:
-                raise RequestRefused(400, "Batched requests are not accepted: send one operation.", "BAD_REQUEST")
-            if not 0 < len(body) <= current_limits.max_batch:
-                raise RequestRefused(
-                    400,
-                    f"The batch holds {len(body)} operations; between 1 and {current_limits.max_batch} are accepted.",
-                    "BATCH_TOO_LARGE",
-                )
-            if not all(isinstance(entry, Mapping) for entry in body):
-                raise RequestRefused(400, "Each entry of a batch must be a JSON object.", "BAD_REQUEST")
-            return [self.operation_prepare(request, entry, current_limits, in_batch=True) for entry in body]
+            try:
+                return self.batch_prepare(request, body, current_limits)
+            except RequestRefused as refusal:
+                refusal.entries = len(body) or None
+                raise
         return [self.operation_prepare(request, body, current_limits, in_batch=False)]
+
+    def batch_prepare(self, request, body: list, current_limits: limits.Limits) -> list[Operation]:
+        if current_limits.max_batch <= 0:
+            raise RequestRefused(400, "Batched requests are not accepted: send one operation.", "BAD_REQUEST")
+        if not 0 < len(body) <= current_limits.max_batch:
+            raise RequestRefused(
+                400,
+                f"The batch holds {len(body)} operations; between 1 and {current_limits.max_batch} are accepted.",
+                "BATCH_TOO_LARGE",
+            )
+        if not all(isinstance(entry, Mapping) for entry in body):
+            raise RequestRefused(400, "Each entry of a batch must be a JSON object.", "BAD_REQUEST")
+        return [self.operation_prepare(request, entry, current_limits, in_batch=True) for entry in body]
 
     def request_body(self, request) -> Any:
         if request.method == "GET":  # no body, whatever Content-Type says (Apollo sends application/json)
@@ -183,8 +197,10 @@ class NexusGraphQLView(GraphQLView):
         except HttpError as error:
             raise RequestRefused(error.response.status_code, error.message, "BAD_REQUEST") from None
         except persisted.PersistedQueryError as error:
-            return Operation(None, variables, operation_name, errors=[error.error], status=error.status)
-        operation = Operation(query, variables, operation_name)
+            refused = Operation(None, variables, operation_name, errors=[error.error], status=error.status)
+            refused.in_batch = in_batch
+            return refused
+        operation = Operation(query, variables, operation_name, in_batch=in_batch)
         if not query:  # not a GraphQL request at all: 400 in either media type
             operation.errors, operation.status = [_request_error("Must provide a query string.")], 400
             return operation
@@ -391,9 +407,11 @@ class NexusGraphQLView(GraphQLView):
 
     def refusal_response(self, request, refusal: RequestRefused) -> HttpResponse:
         extensions = _extensions_of(refusal.cost, current_limits=limits.Limits.from_settings(), rate=refusal.rate)
-        body = {"errors": [self.format_error(refusal.error)], "extensions": extensions}
+        content = _encode({"errors": [self.format_error(refusal.error)], "extensions": extensions})
+        if refusal.entries:
+            content = b"[" + b",".join([content] * refusal.entries) + b"]"
         response = negotiation.graphql_response(
-            _encode(body),
+            content,
             status=refusal.status,
             media_type=negotiation.response_media_type(request),
             codes=[_code(refusal.error)],
