@@ -251,8 +251,13 @@ def assert_no_server_error(answer: Answer) -> None:
 def assert_clear_client_error(answer: Answer) -> None:
     """Refused as the client's fault (a 4xx, or GraphQL errors that are no masked crash) with a message saying why."""
     assert_no_server_error(answer)
-    errors = answer.body.get("errors") if isinstance(answer.body, dict) else None
-    assert errors, (answer.status, answer.text[:500])
+    # A refused batch answers each of its entries with the refusal.
+    results = answer.body if isinstance(answer.body, list) else [answer.body]
+    errors = [error for result in results if isinstance(result, dict) for error in result.get("errors") or []]
+    assert errors and all(isinstance(result, dict) and result.get("errors") for result in results), (
+        answer.status,
+        answer.text[:500],
+    )
     assert all(isinstance(error.get("message"), str) and error["message"].strip() for error in errors), errors
     # A 200 carries GraphQL errors, which assert_no_server_error has checked are not a masked crash.
     assert answer.status == 200 or 400 <= answer.status < 500, answer.status
