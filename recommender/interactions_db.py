@@ -72,7 +72,10 @@ def event_log(*, user_id: int | None = None) -> np.ndarray:
     """Every rating, favorite, viewing and hide (of one user, or of everyone) as ``EVENT`` records."""
     if user_id is None and connection.vendor == "postgresql":
         return _event_log_copied()
-    return np.concatenate([record_array(queryset, EVENT) for queryset in _event_querysets(user_id=user_id)])
+    querysets = _event_querysets(user_id=user_id)
+    if user_id is not None:  # one user's events (a refresh) fit in memory: one query, no server-side cursors
+        return np.fromiter(querysets[0].union(*querysets[1:], all=True), dtype=EVENT)
+    return np.concatenate([record_array(queryset, EVENT) for queryset in querysets])
 
 
 # A row of ``COPY … TO STDOUT (FORMAT binary)`` of the five EVENT columns cast to int8, int8, float8, float8 and
