@@ -296,7 +296,7 @@ def test_pages_of_5_and_50_cost_the_same_number_of_queries(gql, heavy_user, name
         assert len(page["edges"]) == first
         counts[first] = len(queries.captured_queries)
     print(f"{name}: {counts[5]} queries for 5 rows, {counts[50]} for 50")  # noqa: T201 - shown with -s
-    assert counts[5] == counts[50] <= 8
+    assert counts[5] == counts[50] <= 5  # the performance issue's bound for a list request
 
 
 def test_a_batch_sees_the_library_as_each_mutation_before_it_left_it(client, movielens, settings):
