@@ -8,7 +8,7 @@ from catalog.models import Genre, Movie
 from recommender.selectors import similar_movies_many
 from schema.core.auth import viewer
 from schema.core.deferred import Deferred
-from schema.core.loaders import Loader, loader, loader_forget
+from schema.core.loaders import Loader, loader, loader_forget, request_memo_forget
 from users.selectors import NOT_IN_LIBRARY, LibraryState, library_states
 
 
@@ -60,9 +60,15 @@ def viewer_library_state(info, movie_id: int) -> LibraryState | Deferred:
     return load.load(movie_id)
 
 
+def viewer_memo_prefix(user) -> str:
+    """The start of the keys of request memos that hold something of this viewer's library (what they have seen)."""
+    return f"viewer:{user.pk}:"
+
+
 def viewer_library_forget(info) -> None:
     """After a mutation changed the viewer's library: later fields of the request (a request may run several
-    mutations, each returning movies) load its state again."""
+    mutations, each returning movies, and ask for recommendations after them) load its state again."""
     user = viewer(info)
     if user is not None:
         loader_forget(info, ("viewer_library", user.pk))
+        request_memo_forget(info, viewer_memo_prefix(user))

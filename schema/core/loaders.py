@@ -100,6 +100,13 @@ def request_memo(info, key: str, load: Callable[[], T]) -> T:
     return memo[key]
 
 
+def request_memo_forget(info, prefix: str) -> None:
+    """After a mutation changed what memos whose keys start with ``prefix`` hold: later fields compute them again."""
+    memo = _state(info).memo
+    for key in [key for key in memo if key.startswith(prefix)]:
+        del memo[key]
+
+
 def _state(info) -> _RequestState:
     context = info.context
     state = getattr(context, "nexus_loaders", None)

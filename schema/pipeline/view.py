@@ -379,7 +379,7 @@ class NexusGraphQLView(GraphQLView):
     def encode(self, request, operations: list[Operation], *, current_limits: limits.Limits, rate) -> HttpResponse:
         media_type = negotiation.response_media_type(request)
         bodies = [self.operation_body(operation, current_limits=current_limits, rate=rate) for operation in operations]
-        if len(operations) == 1:
+        if len(operations) == 1 and not operations[0].in_batch:  # a batch of one is answered as a batch
             operation = operations[0]
             content = bodies[0]
             status = negotiation.response_status(

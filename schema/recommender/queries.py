@@ -1,6 +1,7 @@
 import graphene
 
 from recommender import selectors
+from schema.catalog.loaders import viewer_memo_prefix
 from schema.catalog.types import MovieType
 from schema.core.auth import viewer
 from schema.core.errors import refused_as_bad_input
@@ -40,7 +41,9 @@ class RecommenderQueries(graphene.ObjectType):
         size = short_list_size(first)
         user = viewer(info)
         seen = (
-            request_memo(info, f"seen_movie_ids:{user.pk}", lambda: selectors.user_seen_movie_ids(user=user))
+            request_memo(
+                info, f"{viewer_memo_prefix(user)}seen_movie_ids", lambda: selectors.user_seen_movie_ids(user=user)
+            )
             if user
             else frozenset()
         )

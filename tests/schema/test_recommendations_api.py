@@ -307,3 +307,34 @@ def test_staff_retrain_and_follow_the_run(gql, empty_store, eager_tasks, django_
     assert (latest["status"], latest["triggeredBy"], latest["algorithm"]) == ("SUCCEEDED", "STAFF", "ease")
     assert latest["nUsers"] == 610
     assert latest["timings"]["total"] > 0
+
+
+def test_a_batch_asking_again_after_hiding_a_movie_no_longer_gets_it(trained, client):
+    token = token_for(movielens_user())
+    hidden = "mutation($movie: ID!) { hideMovie(movieId: $movie) { errors { code } } }"
+    first = client.post(
+        "/graphql",
+        [{"query": RECOMMENDATIONS, "variables": {"first": 5}}],
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    ).json()[0]["data"]["recommendations"][0]["movie"]["id"]
+
+    # Each operation with variables of its own: none is answered from the response cache, all run.
+    answers = client.post(
+        "/graphql",
+        [
+            {"query": RECOMMENDATIONS, "variables": {"first": 19}},
+            {"query": hidden, "variables": {"movie": first}},
+            {"query": RECOMMENDATIONS, "variables": {"first": 20}},
+        ],
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    ).json()
+
+    assert answers[1]["data"]["hideMovie"]["errors"] == []
+    before, after = (answers[index]["data"]["recommendations"] for index in (0, 2))
+    assert first in movie_ids_of(before) and first not in movie_ids_of(after)
+
+
+def movie_ids_of(recommendations: list[dict]) -> list[str]:
+    return [item["movie"]["id"] for item in recommendations]
