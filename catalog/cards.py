@@ -13,7 +13,6 @@ Redis, within ``NEXUS_SHARED_VERSION_SECONDS`` in other processes' copies. An un
 every card is loaded from the database.
 """
 
-import logging
 import time
 import zlib
 from collections import OrderedDict
@@ -27,10 +26,9 @@ from django.db.models import QuerySet
 
 from catalog.cache import CATALOG_VERSION_KEY, catalog_version
 from catalog.models import Genre, Movie
+from nexus.caches import quietly
 from nexus.request_context import request_memo
 from nexus.versions import version_bump_soon
-
-logger = logging.getLogger(__name__)
 
 # Cards of an old catalog version are never read again: they only need to outlive the version that wrote them.
 CARD_TIMEOUT = 60 * 60
@@ -150,10 +148,10 @@ def _cards_forget(movie_ids: list[int]) -> None:
     version = catalog_version()
     if version is None:
         return  # nothing is cached while the cache is unreachable
-    try:
-        cache.delete_many([_card_key(version, movie_id) for movie_id in movie_ids])
-    except Exception:  # noqa: BLE001 - the catalog's bump within the staleness bound drops them
-        logger.warning("Movie cards not dropped: the cache is unreachable", exc_info=True)
+    # If they cannot be dropped, the catalog's bump within the staleness bound makes them unreachable.
+    quietly(
+        "Movie cards not dropped", lambda: cache.delete_many([_card_key(version, movie_id) for movie_id in movie_ids])
+    )
 
 
 def _recent_get(movie_ids: list[int], version: int) -> dict[int, StoredCard]:
@@ -208,15 +206,8 @@ def _cards_load(movie_ids: list[int]) -> dict[int, StoredCard]:
 
 
 def _cache_get_many(keys: list[str]) -> dict:
-    try:
-        return cache.get_many(keys)
-    except Exception:  # noqa: BLE001 - an unreachable cache only costs the database query it saves
-        logger.warning("Movie cards not read: the cache is unreachable", exc_info=True)
-        return {}
+    return quietly("Movie cards not read", lambda: cache.get_many(keys), default={})
 
 
 def _cache_set_many(cards: dict[str, StoredCard]) -> None:
-    try:
-        cache.set_many(cards, timeout=CARD_TIMEOUT)
-    except Exception:  # noqa: BLE001 - the next request loads them again
-        logger.warning("Movie cards not written: the cache is unreachable", exc_info=True)
+    quietly("Movie cards not written", lambda: cache.set_many(cards, timeout=CARD_TIMEOUT))

@@ -11,7 +11,6 @@ hold (the first page, or the page after a key the entry holds) come from them; o
 """
 
 import hashlib
-import logging
 from collections import OrderedDict
 from functools import cached_property
 
@@ -23,9 +22,8 @@ from catalog import selectors
 from catalog.cache import catalog_version
 from catalog.cards import movie_cards
 from catalog.models import Movie
+from nexus.caches import quietly
 from nexus.keyset import keyset_slice
-
-logger = logging.getLogger(__name__)
 
 # Keys kept per list: every page a client reaches from the start with the largest page size, and one more to know
 # whether more follow.
@@ -116,10 +114,10 @@ class MovieList:
         key = self._key(version)
         entry = _local.get(key)
         if entry is None:
-            entry = _cache_get(key)
+            entry = quietly("Movie list not read", lambda: cache.get(key))
             if entry is None:
                 entry = self._load()
-                _cache_set(key, entry)
+                quietly("Movie list not written", lambda: cache.set(key, entry, timeout=LIST_TIMEOUT))
             _local[key] = entry
             while len(_local) > LOCAL_ENTRIES:
                 _local.popitem(last=False)
@@ -138,26 +136,11 @@ class MovieList:
 
 def _index(keys: list[list], key: list) -> int | None:
     """Where ``key`` is among the cached keys, or None."""
-    for index, cached in enumerate(keys):
-        if cached == key:
-            return index
-    return None
+    try:
+        return keys.index(key)
+    except ValueError:
+        return None
 
 
 def _name_or_text(value) -> str:
     return getattr(value, "name", None) or str(value)  # enums by name, dates in ISO
-
-
-def _cache_get(key: str) -> tuple[int, list[list]] | None:
-    try:
-        return cache.get(key)
-    except Exception:  # noqa: BLE001 - an unreachable cache only costs the queries it saves
-        logger.warning("Movie list not read: the cache is unreachable", exc_info=True)
-        return None
-
-
-def _cache_set(key: str, entry: tuple[int, list[list]]) -> None:
-    try:
-        cache.set(key, entry, timeout=LIST_TIMEOUT)
-    except Exception:  # noqa: BLE001 - the next request loads it again
-        logger.warning("Movie list not written: the cache is unreachable", exc_info=True)

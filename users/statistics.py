@@ -29,13 +29,19 @@ class MovieStatistics:
     popularity: float
 
 
+def _bayesian_sql(count: str, total: str) -> str:
+    """The Bayesian average of ``count`` ratings summing to ``total`` (SQL expressions), the one formula both the
+    per-rating update and the recomputation write."""
+    weight, prior = float(settings.NEXUS_RATING_PRIOR_WEIGHT), float(settings.NEXUS_RATING_PRIOR_MEAN)
+    return f"(({weight} * {prior} + {total}) / ({weight} + {count}))"
+
+
 def movie_stats_add(*, movie_id: int, count: int, total: float) -> MovieStatistics | None:
     """Add ``count`` ratings summing to ``total`` (negative to remove, count 0 for a changed score) to the movie's
     statistics in one statement; returns the new statistics (None: no such movie). Exact under concurrent writers:
     each UPDATE applies its change to the row as the previous writer committed it."""
-    weight, prior = float(settings.NEXUS_RATING_PRIOR_WEIGHT), float(settings.NEXUS_RATING_PRIOR_MEAN)
     count_after, total_after = "rating_count + %(count)s", "rating_total + %(total)s"
-    bayesian = f"(({weight} * {prior} + {total_after}) / ({weight} + {count_after}))"
+    bayesian = _bayesian_sql(count_after, total_after)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Movie._meta.db_table} SET rating_count = {count_after}, rating_total = {total_after}, "  # noqa: S608 - no user input
@@ -61,7 +67,6 @@ def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
     the aggregate then sees every committed rating of those movies.
     """
     movie_table, rating_table = Movie._meta.db_table, Rating._meta.db_table
-    weight, prior = float(settings.NEXUS_RATING_PRIOR_WEIGHT), float(settings.NEXUS_RATING_PRIOR_MEAN)
     params: list[int] = []
     only_movies = only_ratings = ""
     if movie_ids is not None:
@@ -72,7 +77,7 @@ def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
         only_movies, only_ratings = f"WHERE movie.id IN ({placeholders})", f"WHERE movie_id IN ({placeholders})"
         params = ids + ids
     count, total = "COALESCE(agg.n, 0)", "COALESCE(agg.total, 0)"
-    bayesian = f"(({weight} * {prior} + {total}) / ({weight} + {count}))"
+    bayesian = _bayesian_sql(count, total)
     statistics = (
         f"SELECT movie.id AS movie_id, {count} AS n, {total} AS total, agg.total / agg.n AS mean, "  # noqa: S608 - no user input
         f"{bayesian} AS bayesian, {count} * {bayesian} / 5.0 AS popularity "
