@@ -34,6 +34,12 @@ class MovieOrderField(Enum):
     YEAR = "year"
 
 
+def movie_to_rate(pk: int) -> Movie | None:
+    """The movie, read from the database, for a rating that changes its statistics: the write drops its card,
+    so reading it through the card cache would only refill a card about to go."""
+    return Movie.objects.filter(pk=pk).first()
+
+
 def movie_get(
     *,
     pk: int | None = None,

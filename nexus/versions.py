@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 # name → (monotonic time read, value): this process' copies of shared versions.
 _recent: dict[str, tuple[float, object]] = {}
+# key → when a bump of it is due (wall clock), as this process last set or read it.
+_due_seen: dict[str, float] = {}
+DUE_CLOCK_MARGIN_SECONDS = 1.0
 
 
 def versions_get(keys: Sequence[str]) -> list[int] | None:
@@ -46,6 +49,8 @@ def versions_get(keys: Sequence[str]) -> list[int] | None:
             if due is not None and due <= now and limits_cache.delete(_due_key(key)):  # one reader bumps
                 version_bump_now(key)
                 found.pop(key, None)
+            elif due is not None:
+                _due_seen[key] = due
         for key in keys:
             if key not in found:
                 limits_cache.add(key, _fresh_version(), timeout=None)
@@ -82,8 +87,14 @@ def version_bump_soon(key: str, *, within: float) -> None:
 
 def version_bump_due(key: str, *, within: float) -> None:
     """Make a bump of the counter due ``within`` seconds from now, unless one is due already (it comes sooner)."""
+    now = time.time()
+    # A bump this process knows to be due later than now covers this change (it is applied at or after its due
+    # time, hence after this commit): no round trip. The margin absorbs clock skew between machines.
+    if _due_seen.get(key, 0) > now + DUE_CLOCK_MARGIN_SECONDS:
+        return
     try:
-        limits_cache.add(_due_key(key), time.time() + within, timeout=None)
+        if limits_cache.add(_due_key(key), now + within, timeout=None):
+            _due_seen[key] = now + within
     except Exception:  # noqa: BLE001 - an unreachable cache holds no entries to invalidate
         logger.warning("Data version %s not marked for a bump: the cache is unreachable", key, exc_info=True)
 
@@ -113,6 +124,12 @@ def recently_read(name: str, read: Callable[[], T]) -> T:
 def forget_recent(name: str) -> None:
     """Drop this process' copy: the next ``recently_read`` reads again."""
     _recent.pop(name, None)
+
+
+def process_copies_forget() -> None:
+    """Drop everything this process remembers of the counters (for a cache that was emptied meanwhile)."""
+    _recent.clear()
+    _due_seen.clear()
 
 
 # --- Which rows invalidate which versions: one table, filled by the domains ---------------------------------------

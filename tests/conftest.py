@@ -107,11 +107,13 @@ def _clean_cache():
 
 
 def caches_clear() -> None:
-    from recommender.store import ALIAS as STORE_ALIAS  # imported once Django is set up
+    from nexus.versions import process_copies_forget  # imported once Django is set up
+    from recommender.store import ALIAS as STORE_ALIAS
 
     for alias in settings.CACHES:
         if alias != STORE_ALIAS:  # on the embedded default: var/, which tests leave alone
             caches[alias].clear()
+    process_copies_forget()
 
 
 class GraphQLClient:

@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from graphql_relay import to_global_id
 
 from catalog.models import Movie
-from catalog.selectors import movie_get
+from catalog.selectors import movie_get, movie_to_rate
 from schema.catalog.loaders import viewer_library_forget
 from schema.catalog.types import MovieType
 from schema.core.ids import parse_global_id
@@ -114,8 +114,9 @@ class DeleteAccount(BaseMutation):
 # --- Library ------------------------------------------------------------------------------------------------------
 
 
-def movie_argument(movie_id: str) -> Movie:
-    movie = movie_get(pk=parse_global_id(movie_id, "Movie", field="movie_id"))
+def movie_argument(movie_id: str, *, to_rate: bool = False) -> Movie:
+    pk = parse_global_id(movie_id, "Movie", field="movie_id")
+    movie = movie_to_rate(pk) if to_rate else movie_get(pk=pk)
     if movie is None:
         raise ValidationError(
             {"movie_id": ValidationError("No movie has the id %(id)s.", code="not_found", params={"id": movie_id})}
@@ -197,7 +198,8 @@ class RateMovie(LibraryMutation):
 
     @classmethod
     def perform(cls, info, movie_id, score):
-        return {"rating": services.rating_upsert(user=info.context.user, movie=movie_argument(movie_id), score=score)}
+        movie = movie_argument(movie_id, to_rate=True)
+        return {"rating": services.rating_upsert(user=info.context.user, movie=movie, score=score)}
 
 
 class DeleteRating(MovieMutation):
@@ -210,7 +212,7 @@ class DeleteRating(MovieMutation):
 
     @classmethod
     def perform(cls, info, movie_id):
-        movie = movie_argument(movie_id)
+        movie = movie_argument(movie_id, to_rate=True)
         rating_pk = services.rating_delete(user=info.context.user, movie=movie)
         rating_id = to_global_id(RatingType._meta.name, rating_pk) if rating_pk is not None else None
         return {"movie": movie, "deleted_rating_id": rating_id}

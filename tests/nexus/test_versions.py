@@ -38,3 +38,22 @@ def test_a_process_reuses_its_copy_of_a_shared_version_for_the_configured_second
     # ... or this process bumps it itself.
     catalog_version_bump_now()
     assert catalog_version() == seen + 2
+
+
+def test_a_stream_of_changes_marks_one_due_bump_with_one_write_and_the_bump_still_comes(db, monkeypatch):
+    from nexus.versions import version_bump_due
+
+    writes = []
+    add = limits_cache.add
+    monkeypatch.setattr(limits_cache, "add", lambda *args, **kwargs: writes.append(args[0]) or add(*args, **kwargs))
+    first = versions_get(["test:soon"])[0]
+    writes.clear()
+    for _ in range(5):
+        version_bump_due("test:soon", within=30)
+    assert writes == ["test:soon:bump-due"]  # the later changes are covered by the bump already due
+    assert versions_get(["test:soon"]) == [first]  # not yet due
+    now = nexus.versions.time.time()
+    monkeypatch.setattr(nexus.versions.time, "time", lambda: now + 31)
+    assert versions_get(["test:soon"]) == [first + 1]
+    version_bump_due("test:soon", within=30)  # the bump was applied: a new change marks a new one
+    assert [key for key in writes if key.endswith(":bump-due")] == ["test:soon:bump-due"] * 2
