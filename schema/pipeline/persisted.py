@@ -13,16 +13,14 @@ not stored. Re-sending a stored document is not a new registration.
 """
 
 import hashlib
-import logging
 from collections.abc import Mapping
 
 from django.conf import settings
 from django.core.cache import cache
 from graphql import GraphQLError
 
+from nexus.caches import quietly
 from schema.pipeline.ratelimit import rate_limit_spend
-
-logger = logging.getLogger(__name__)
 
 SUPPORTED_VERSION = 1
 # Clients re-register a document whenever it has expired (one extra round trip), so this only bounds how long an
@@ -106,15 +104,9 @@ def _key(digest: str) -> str:
 
 
 def _stored(digest: str) -> str | None:
-    try:
-        return cache.get(_key(digest))
-    except Exception:  # noqa: BLE001 - an unreachable cache: the client resends the document
-        logger.warning("Persisted query lookup failed: the cache is unreachable", exc_info=True)
-        return None
+    # Unreachable, the lookup misses: the client sends the document again.
+    return quietly("Persisted query lookup failed", lambda: cache.get(_key(digest)))
 
 
 def _store(digest: str, query: str) -> None:
-    try:
-        cache.set(_key(digest), query, timeout=STORE_SECONDS)
-    except Exception:  # noqa: BLE001 - the document is served anyway; only the next lookup misses
-        logger.warning("Persisted query not stored: the cache is unreachable", exc_info=True)
+    quietly("Persisted query not stored", lambda: cache.set(_key(digest), query, timeout=STORE_SECONDS))

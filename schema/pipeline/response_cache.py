@@ -12,7 +12,6 @@ is cached. This module knows no domain: it asks ``nexus.versions`` what answers 
 
 import functools
 import hashlib
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,10 +21,9 @@ from django.conf import settings
 from django.core.cache import cache
 from graphql import GraphQLSchema, print_schema
 
+from nexus.caches import quietly
 from nexus.versions import shared_versions, viewer_version
 from schema.pipeline.identity import request_identity
-
-logger = logging.getLogger(__name__)
 
 _KEY_PREFIX = "response"
 
@@ -89,18 +87,12 @@ def response_cache_key(
 
 def cached_data_get(key: str) -> bytes | None:
     """The JSON of the cached response's ``data``, or None (a miss, or the cache is unreachable)."""
-    try:
-        return cache.get(key)
-    except Exception:  # noqa: BLE001 - an unreachable cache: the request is simply executed
-        logger.warning("Response cache lookup failed: the cache is unreachable", exc_info=True)
-        return None
+    return quietly("Response cache lookup failed", lambda: cache.get(key))
 
 
 def cached_data_set(key: str, data_json: bytes) -> None:
-    try:
-        cache.set(key, data_json, timeout=settings.NEXUS_RESPONSE_CACHE_SECONDS)
-    except Exception:  # noqa: BLE001 - the response was served; only the next request misses
-        logger.warning("Response not cached: the cache is unreachable", exc_info=True)
+    # Unreachable, the response is served all the same; only the next request misses.
+    quietly("Response not cached", lambda: cache.set(key, data_json, timeout=settings.NEXUS_RESPONSE_CACHE_SECONDS))
 
 
 @functools.cache
