@@ -74,7 +74,9 @@ def _cache():
 
 
 def _user_key(version: str, user_id: int) -> str:
-    return f"{version}:user:{user_id}"
+    # The user id is the key's Redis Cluster hash tag: one user's lists, in every version, live in one slot (and
+    # on one shard), so a user's reads and writes never span nodes (docs/scaling.md, "Redis").
+    return f"{version}:user:{{{user_id}}}"
 
 
 def _similar_key(version: str, bucket: int) -> str:
