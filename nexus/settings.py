@@ -252,6 +252,14 @@ def celery_queue(job: str) -> str:
 # A worker started without -Q consumes them all (the embedded default and development).
 NEXUS_QUEUES = {job: celery_queue(job) for job in ("refresh", "precompute", "training")}
 CELERY_TASK_QUEUES = [Queue(name) for name in (CELERY_TASK_DEFAULT_QUEUE, *NEXUS_QUEUES.values())]
+# Chords (a training's precompute shards and their callback, recommender/training.py) need a result backend: the
+# limits role's Redis, which never evicts. Results expire after a day. Without Redis, trainings precompute in
+# their own process.
+CELERY_RESULT_BACKEND = REDIS_LIMITS_URL or None
+CELERY_RESULT_EXPIRES = timedelta(days=1)
+# Users per precompute shard of a training run by a worker (docs/scaling.md); 0: every list in the training's own
+# process. `manage.py train_recommender --shards N` fans out N shards whatever this says.
+NEXUS_PRECOMPUTE_SHARD_USERS = env_int("NEXUS_PRECOMPUTE_SHARD_USERS", 0)
 CELERY_TASK_ROUTES = {
     "recommender.tasks.refresh_user": {"queue": NEXUS_QUEUES["refresh"]},
     "recommender.tasks.precompute_shard": {"queue": NEXUS_QUEUES["precompute"]},
