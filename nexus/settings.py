@@ -14,7 +14,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
-from kombu import Queue
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Local development settings (scripts/run writes DEBUG and a generated SECRET_KEY there): the environment always
@@ -251,7 +251,11 @@ def celery_queue(job: str) -> str:
 # consume refresh, precompute and the default queue (beat's small periodic tasks), `trainer` containers training.
 # A worker started without -Q consumes them all (the embedded default and development).
 NEXUS_QUEUES = {job: celery_queue(job) for job in ("refresh", "precompute", "training")}
-CELERY_TASK_QUEUES = [Queue(name) for name in (CELERY_TASK_DEFAULT_QUEUE, *NEXUS_QUEUES.values())]
+# Each queue bound to an exchange of its own by its own name (as Celery creates a queue it is routed to): queues
+# declared without one would all share the default exchange and routing key, and each would get every message.
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name) for name in (CELERY_TASK_DEFAULT_QUEUE, *NEXUS_QUEUES.values())
+]
 # Chords (a training's precompute shards and their callback, recommender/training.py) need a result backend: the
 # limits role's Redis, which never evicts. Results expire after a day. Without Redis, trainings precompute in
 # their own process.
