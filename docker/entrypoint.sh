@@ -2,7 +2,9 @@
 # Entry point of the Nexus image: one image, one role per container.
 #
 #   web      gunicorn, configured by gunicorn.conf.py (WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT, ...)
-#   worker   Celery worker (CELERY_WORKER_CONCURRENCY processes); further arguments go to `celery worker`
+#   worker   Celery worker for per-user refreshes, precompute shards and the default queue
+#            (CELERY_WORKER_CONCURRENCY processes); further arguments go to `celery worker`
+#   trainer  Celery worker for trainings (the `training` queue), one at a time
 #   beat     Celery beat; answers `celery inspect ping` so that it can be health-checked
 #   init     migrate; on the first start (an empty catalog) import MovieLens from NEXUS_MOVIELENS, or download
 #            ml-latest-small when nothing is there, then TMDb from NEXUS_TMDB when set, then train
@@ -22,6 +24,12 @@ reset_metrics_dir() {
     if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
         find "$PROMETHEUS_MULTIPROC_DIR" -mindepth 1 -delete
     fi
+}
+
+# A job's queue, named as nexus/settings.py names it (celery_queue): the job, or "<default queue>.<job>".
+default_queue="${CELERY_TASK_DEFAULT_QUEUE:-celery}"
+queue_of() {
+    if [ "$default_queue" = celery ]; then echo "$1"; else echo "$default_queue.$1"; fi
 }
 
 catalog_is_empty() {
@@ -49,7 +57,13 @@ case "$role" in
         ;;
     worker)
         reset_metrics_dir
-        exec celery -A nexus worker --hostname "worker@%h" --concurrency "${CELERY_WORKER_CONCURRENCY:-2}" "$@"
+        exec celery -A nexus worker --hostname "worker@%h" --concurrency "${CELERY_WORKER_CONCURRENCY:-2}" \
+            --queues "$(queue_of refresh),$(queue_of precompute),$default_queue" "$@"
+        ;;
+    trainer)
+        reset_metrics_dir
+        # One training at a time per container: a fit takes the machine's memory and cores (scale with replicas).
+        exec celery -A nexus worker --hostname "trainer@%h" --concurrency 1 --queues "$(queue_of training)" "$@"
         ;;
     beat)
         exec celery -A nexus beat --hostname "beat@%h" --enable-remote-control \

@@ -1,11 +1,12 @@
 """Health endpoints for orchestrators and load balancers.
 
 ``/health/live``: the process answers (no dependency is touched, so a database outage never gets the web
-containers restarted). ``/health/ready``: the database, the cache and the broker are each checked and named in the
-JSON body. Only the database is required (503 without it): with the cache or the broker down the API still serves
-everything (fallbacks, the refresh outbox), so those make the status "degraded", still 200 — taking every web
-container out of the load balancer would turn a partial outage into a full one. The checks are
-django-health-check's, plus one for the Celery broker.
+containers restarted). ``/health/ready``: the database, each Redis role (the volatile cache, the limits, the
+recommendation store) and the broker are each checked and named in the JSON body. Only the database is required
+(503 without it): with a Redis role or the broker down the API still serves everything (fallbacks, limits failing
+open, the refresh outbox), so those make the status "degraded", still 200 — taking every web container out of the
+load balancer would turn a partial outage into a full one. The checks are django-health-check's, plus one for the
+Celery broker.
 """
 
 import asyncio
@@ -51,7 +52,10 @@ def readiness_checks() -> dict[str, HealthCheck | None]:
     broker_url = settings.CELERY_BROKER_URL
     return {
         "database": Database(),
+        # Each Redis role (nexus/caches.py), which production keeps on instances of their own (docs/scaling.md).
         "cache": Cache(),
+        "limits": Cache(alias="limits"),
+        "store": Cache(alias="recommendations"),
         # Without a broker, tasks run inside the web process: nothing to wait for.
         "broker": Broker(url=broker_url) if broker_url else None,
     }

@@ -14,6 +14,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Local development settings (scripts/run writes DEBUG and a generated SECRET_KEY there): the environment always
@@ -237,6 +238,38 @@ CELERY_TASK_SOFT_TIME_LIMIT = 30 * 60
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 # Tasks go to this queue: deployments (and the end-to-end test) that share one broker keep their work apart.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+
+
+def celery_queue(job: str) -> str:
+    """The queue of a job: its name, or ``<default queue>.<job>`` when the default queue is not Celery's own
+    ("celery"), so that deployments (and tests) sharing one broker keep every queue apart with one setting.
+    docker/entrypoint.sh names them the same way."""
+    return job if CELERY_TASK_DEFAULT_QUEUE == "celery" else f"{CELERY_TASK_DEFAULT_QUEUE}.{job}"
+
+
+# Queues by job (README, "Scaling"), so that a long training never delays a user's refresh: `worker` containers
+# consume refresh, precompute and the default queue (beat's small periodic tasks), `trainer` containers training.
+# A worker started without -Q consumes them all (the embedded default and development).
+NEXUS_QUEUES = {job: celery_queue(job) for job in ("refresh", "precompute", "training")}
+# Each queue bound to an exchange of its own by its own name (as Celery creates a queue it is routed to): queues
+# declared without one would all share the default exchange and routing key, and each would get every message.
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name) for name in (CELERY_TASK_DEFAULT_QUEUE, *NEXUS_QUEUES.values())
+]
+# Chords (a training's precompute shards and their callback, recommender/training.py) need a result backend: the
+# limits role's Redis, which never evicts. Results expire after a day. Without Redis, trainings precompute in
+# their own process.
+CELERY_RESULT_BACKEND = REDIS_LIMITS_URL or None
+CELERY_RESULT_EXPIRES = timedelta(days=1)
+# Users per precompute shard of a training run by a worker (docs/scaling.md); 0: every list in the training's own
+# process. `manage.py train_recommender --shards N` fans out N shards whatever this says.
+NEXUS_PRECOMPUTE_SHARD_USERS = env_int("NEXUS_PRECOMPUTE_SHARD_USERS", 0)
+CELERY_TASK_ROUTES = {
+    "recommender.tasks.refresh_user": {"queue": NEXUS_QUEUES["refresh"]},
+    "recommender.tasks.precompute_shard": {"queue": NEXUS_QUEUES["precompute"]},
+    "recommender.tasks.train_model": {"queue": NEXUS_QUEUES["training"]},
+    "recommender.tasks.precompute_finish": {"queue": NEXUS_QUEUES["training"]},
+}
 CELERY_BEAT_SCHEDULE = {
     "recommender-nightly-retrain": {
         "task": "recommender.tasks.train_model_scheduled",

@@ -53,13 +53,15 @@ EVENT_SOURCES = (
 )
 
 
-def _event_querysets(*, user_id: int | None) -> list[QuerySet]:
+def _event_querysets(*, user_id: int | None, user_ids: list[int] | None = None) -> list[QuerySet]:
     """One ``values_list`` queryset of ``EVENT`` columns per kind of event."""
     querysets = []
     for kind, model, value, at in EVENT_SOURCES:
         queryset = model.objects.order_by()
         if user_id is not None:
             queryset = queryset.filter(user_id=user_id)
+        if user_ids is not None:
+            queryset = queryset.filter(user_id__in=user_ids)
         querysets.append(
             queryset.annotate(event_value=value, event_at=EpochSeconds(at), event_kind=Value(int(kind))).values_list(
                 "user_id", "movie_id", "event_value", "event_at", "event_kind"
@@ -68,11 +70,12 @@ def _event_querysets(*, user_id: int | None) -> list[QuerySet]:
     return querysets
 
 
-def event_log(*, user_id: int | None = None) -> np.ndarray:
-    """Every rating, favorite, viewing and hide (of one user, or of everyone) as ``EVENT`` records."""
+def event_log(*, user_id: int | None = None, user_ids: list[int] | None = None) -> np.ndarray:
+    """Every rating, favorite, viewing and hide (of one user, of the users ``user_ids`` — a precompute shard —,
+    or of everyone) as ``EVENT`` records."""
     if user_id is None and connection.vendor == "postgresql":
-        return _event_log_copied()
-    querysets = _event_querysets(user_id=user_id)
+        return _event_log_copied(user_ids)
+    querysets = _event_querysets(user_id=user_id, user_ids=user_ids)
     if user_id is not None:  # one user's events (a refresh) fit in memory: one query, no server-side cursors
         return np.fromiter(querysets[0].union(*querysets[1:], all=True), dtype=EVENT)
     return np.concatenate([record_array(queryset, EVENT) for queryset in querysets])
@@ -142,12 +145,12 @@ class _CopiedEvents:
         return np.concatenate(self.parts) if self.parts else np.empty(0, dtype=EVENT)
 
 
-def _event_log_copied() -> np.ndarray:
-    """Everyone's events through one ``COPY … TO STDOUT`` in PostgreSQL's binary format: about 56 bytes per
-    event on the wire and no Python object per row (ML-20M's 20 million ratings)."""
+def _event_log_copied(user_ids: list[int] | None = None) -> np.ndarray:
+    """Everyone's (or ``user_ids``') events through one ``COPY … TO STDOUT`` in PostgreSQL's binary format: about
+    56 bytes per event on the wire and no Python object per row (ML-20M's 20 million ratings)."""
     with connection.cursor() as cursor:
         selects = []
-        for queryset in _event_querysets(user_id=None):
+        for queryset in _event_querysets(user_id=None, user_ids=user_ids):
             sql, params = queryset.query.sql_with_params()
             # The ORM's own SQL with its parameters bound by the driver: nothing here comes from a user.
             bound = cursor.mogrify(sql, params).decode()

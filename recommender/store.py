@@ -15,6 +15,7 @@ from enum import IntEnum
 
 import numpy as np
 from django.core.cache import caches
+from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
@@ -74,7 +75,9 @@ def _cache():
 
 
 def _user_key(version: str, user_id: int) -> str:
-    return f"{version}:user:{user_id}"
+    # The user id is the key's Redis Cluster hash tag: one user's lists, in every version, live in one slot (and
+    # on one shard), so a user's reads and writes never span nodes (docs/scaling.md, "Redis").
+    return f"{version}:user:{{{user_id}}}"
 
 
 def _similar_key(version: str, bucket: int) -> str:
@@ -187,17 +190,20 @@ def version_write(
     similar_movie_ids: np.ndarray,
     similar: np.ndarray,
     trending: Mapping[int | None, np.ndarray],
+    planned_user_ids: np.ndarray | None = None,
 ) -> None:
     """Writes a complete version, not yet visible to readers (see ``activate``).
 
     ``similar`` holds one ``SIMILAR_ENTRY`` row per movie of ``similar_movie_ids`` (ascending ids);
     ``trending`` maps a genre id (None: every genre) to its ``ENTRY`` list. The manifest goes first, so that a
-    version that fails half-way can be discarded.
+    version that fails half-way can be discarded. ``planned_user_ids``: the users whose lists precompute
+    shards will write later (``version_user_lists_write``), listed in the manifest with ``user_lists``' users.
     """
     buckets = similar_movie_ids // SIMILAR_BUCKET
     bucket_ids, starts = np.unique(buckets, return_index=True)
+    written = np.fromiter(user_lists.keys(), dtype=np.int64, count=len(user_lists))
     manifest = {
-        "user_ids": np.fromiter(user_lists.keys(), dtype=np.int64, count=len(user_lists)),
+        "user_ids": written if planned_user_ids is None else np.union1d(written, planned_user_ids),
         "similar_buckets": bucket_ids,
         "trending_genre_ids": list(trending),
     }
@@ -211,6 +217,31 @@ def version_write(
         bucket_rows[_similar_key(version, int(bucket))] = rows
     _write_many(bucket_rows)
     _write_many({_trending_key(version, genre_id): entries for genre_id, entries in trending.items()})
+
+
+def version_user_lists_write(*, version: str, user_lists: Mapping[int, np.ndarray]) -> None:
+    """Writes users' lists into a version that is not live yet (a precompute shard's part of it)."""
+    _write_many({_user_key(version, user_id): entries for user_id, entries in user_lists.items()})
+
+
+def version_planned_user_ids(*, version: str) -> np.ndarray | None:
+    """The users a version's manifest lists (every user with interactions when it was trained)."""
+    with _backend_errors():
+        manifest = _cache().get(_manifest_key(version))
+    return None if manifest is None else np.asarray(manifest["user_ids"], dtype=np.int64)
+
+
+def version_user_lists_count(*, version: str, user_ids: Iterable[int]) -> int:
+    """How many of ``user_ids`` have a list in ``version``: the check before a precomputed version goes live.
+    On Redis one ``EXISTS`` of many keys per round trip, without reading the lists."""
+    keys = [_user_key(version, int(user_id)) for user_id in user_ids]
+    cache = _cache()
+    with _backend_errors():
+        if not isinstance(cache, RedisCache):  # the embedded default's files
+            return sum(cache.has_key(key) for key in keys)
+        client = cache.client.get_client(write=False)
+        full_keys = [cache.client.make_key(key) for key in keys]
+        return sum(client.exists(*full_keys[start : start + 10_000]) for start in range(0, len(full_keys), 10_000))
 
 
 def version_discard(*, version: str) -> None:

@@ -7,7 +7,7 @@ Every task acknowledges its message only when done (``acks_late``) and gives it 
 task must be safe to run again.
 """
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from nexus.database import statement_timeout_lifted
 from recommender import outbox, training
@@ -44,3 +44,35 @@ def refresh_user(*, user_id: int) -> None:
 def refresh_outbox_drain() -> None:
     """Queues the refreshes that changes recorded while the broker or Redis was unreachable."""
     outbox.refresh_requests_drain()
+
+
+class _PrecomputeShardTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        """Called once a shard has failed for good (its retries spent): its run fails, the live version stays."""
+        reason = f"precompute shard {kwargs.get('shard')} failed after {self.request.retries + 1} attempts: {exc!r}"
+        training.precompute_failed(run_id=kwargs["run_id"], reason=reason)
+
+
+# Shards are minutes of work at most (5,000 users at ML-20M size: about 5 s); a failure is retried twice.
+@shared_task(
+    base=_PrecomputeShardTask,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=False,  # the chord's callback receives every shard's summary
+    autoretry_for=(Exception,),
+    max_retries=training.SHARD_RETRIES,
+    retry_backoff=2,
+    retry_jitter=False,
+    soft_time_limit=20 * 60,
+    time_limit=21 * 60,
+)
+def precompute_shard(*, run_id: int, version: str, shard: int, user_ids: list[int]) -> dict:
+    """Ranks and writes one shard of users' lists under a fanned-out training's new version (not live yet)."""
+    with statement_timeout_lifted():
+        return training.precompute_shard_run(run_id=run_id, version=version, shard=shard, user_ids=user_ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def precompute_finish(summaries: list, *, run_id: int, shards: int, snapshot_at: str) -> None:
+    """The chord's callback: checks that every shard finished, then switches readers to the new version."""
+    training.precompute_finished(summaries, run_id=run_id, shards=shards, snapshot_at=snapshot_at)

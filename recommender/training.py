@@ -12,10 +12,11 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
-from celery import signature
+from celery import chord, signature
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -35,6 +36,7 @@ from recommender.lists import LIST_LENGTH, UserRows, every_users_lists, similar_
 from recommender.metrics import catalog_coverage
 from recommender.model_files import model_delete, model_save, models_prune
 from recommender.models import ModelRun
+from recommender.precompute import shard_precompute, shards_plan, summaries_check, summaries_metrics
 from recommender.ranking import NO_ITEM
 from recommender.refresh import user_recommendations_refresh
 from recommender.store import Reason
@@ -43,6 +45,9 @@ from users.models import User
 logger = logging.getLogger(__name__)
 
 TRAIN_TASK = "recommender.tasks.train_model"
+SHARD_TASK, FINISH_TASK = "recommender.tasks.precompute_shard", "recommender.tasks.precompute_finish"
+# A precompute shard that fails is tried this many more times (after 2, then 4 seconds) before its run fails.
+SHARD_RETRIES = 2
 # Deliveries of a training task that may start it: a second worker death gives it up.
 MAX_TRAINING_ATTEMPTS = 2
 # Changes committed this long before a training read the database may still have been invisible to it.
@@ -67,7 +72,12 @@ def _timed(timings: dict[str, float], step: str, progress: Progress | None = Non
 
 
 def recommender_train(
-    *, triggered_by: str = ModelRun.Trigger.COMMAND, run_id: int | None = None, show_progress: bool = False
+    *,
+    triggered_by: str = ModelRun.Trigger.COMMAND,
+    run_id: int | None = None,
+    show_progress: bool = False,
+    shard_users: int = 0,
+    shards: int = 0,
 ) -> ModelRun:
     """Trains a new version on everything in the database and switches readers to it.
 
@@ -77,6 +87,10 @@ def recommender_train(
     movie's similar movies and the trending lists; save the model (for per-user refreshes); write everything
     under the new version; switch. ``run_id`` is a run queued by ``recommender_training_enqueue``; without it
     a run is created. ``show_progress``: a bar over the steps on a terminal, log lines elsewhere.
+
+    ``shard_users`` (or ``shards``) > 0: the lists are precomputed as a fan-out instead (``_train_fanned_out``):
+    shards of that many users (that many shards) on the workers' ``precompute`` queue, and the run is left
+    ``running`` for the chord's callback to finish (at once when tasks run inline, without a broker).
     """
     run = ModelRun.objects.create(triggered_by=triggered_by) if run_id is None else ModelRun.objects.get(pk=run_id)
     run.started_at = timezone.now()
@@ -89,7 +103,10 @@ def recommender_train(
             _timed(timings, "total"),
             Progress("training", total=len(STEPS), unit="steps", enabled=show_progress) as progress,
         ):
-            replaced = _train(run, timings, progress)
+            if shard_users > 0 or shards > 0:
+                _train_fanned_out(run, timings, progress, shard_users=shard_users, shards=shards)
+            else:
+                replaced = _train(run, timings, progress)
     except Exception as error:
         logger.exception("Recommender training %s failed", run.version)
         run.status, run.error, run.finished_at = (
@@ -101,6 +118,9 @@ def recommender_train(
         run.save(update_fields=["status", "error", "finished_at", "timings"])
         _unfinished_version_discard(run.version)
         raise
+    if shard_users > 0 or shards > 0:
+        run.refresh_from_db()
+        return run
     run.status, run.timings, run.finished_at = ModelRun.Status.SUCCEEDED, timings, timezone.now()
     run.save(update_fields=["status", "timings", "finished_at"])
     logger.info("Recommender version %s is live (replaced %s) after %.1f s", run.version, replaced, timings["total"])
@@ -125,15 +145,7 @@ def _train(run: ModelRun, timings: dict[str, float], progress: Progress | None =
         interactions = interactions_from_events(events, user_ids=None, item_ids=catalog.item_ids)
         users = UserRows.of(events, interactions, catalog.declared_genres(declared_genre_ids(interactions.user_ids)))
     with _timed(timings, "fit", progress):
-        run.algorithm = choose_algorithm(
-            n_users=interactions.n_users,
-            n_items=interactions.n_items,
-            n_interactions=interactions.confidence.nnz,
-        )
-        collaborative = production_model(run.algorithm, n_interactions=interactions.confidence.nnz).fit(
-            interactions.confidence
-        )
-        model = fit_hybrid(interactions=interactions, item_features=features, collaborative=collaborative)
+        model = _fit(run, interactions, features)
     with _timed(timings, "recommend", progress):
         user_lists = every_users_lists(model, catalog, users, interactions)
     with _timed(timings, "similar", progress):
@@ -160,6 +172,125 @@ def _train(run: ModelRun, timings: dict[str, float], progress: Progress | None =
     run.metrics = _list_metrics(user_lists, n_items=interactions.n_items, caught_up=caught_up)
     run.save(update_fields=["algorithm", "parameters", "n_users", "n_items", "n_interactions", "metrics"])
     return replaced
+
+
+def _fit(run: ModelRun, interactions, features):
+    run.algorithm = choose_algorithm(
+        n_users=interactions.n_users, n_items=interactions.n_items, n_interactions=interactions.confidence.nnz
+    )
+    collaborative = production_model(run.algorithm, n_interactions=interactions.confidence.nnz).fit(
+        interactions.confidence
+    )
+    return fit_hybrid(interactions=interactions, item_features=features, collaborative=collaborative)
+
+
+# --- Precompute as a fan-out (recommender/precompute.py) -----------------------------------------------------------
+
+
+def _train_fanned_out(
+    run: ModelRun, timings: dict[str, float], progress: Progress, *, shard_users: int, shards: int
+) -> None:
+    """Fits once, saves the model where every worker reads it (``NEXUS_MODEL_DIR``), writes the similar and
+    trending lists and the manifest of the users to come under the new version, then queues a chord: one
+    ``precompute_shard`` task per ``shard_users`` users with interactions (or ``shards`` tasks), and
+    ``precompute_finish``, which checks every shard and switches readers to the version (``precompute_finished``).
+    """
+    snapshot_at = timezone.now()
+    with _timed(timings, "load", progress):
+        catalog, features = catalog_load()
+        events = event_log()
+        if not has_positive(events):
+            raise NothingToTrainOn("no ratings, favorites or viewings yet: import MovieLens first")
+        interactions = interactions_from_events(events, user_ids=None, item_ids=catalog.item_ids)
+    with _timed(timings, "fit", progress):
+        model = _fit(run, interactions, features)
+    with _timed(timings, "similar", progress):
+        similar = similar_lists(model, catalog)
+    with _timed(timings, "trending", progress):
+        trending = trending_lists(model, catalog)
+    with _timed(timings, "save_model", progress):
+        model_save(run.version, model, catalog)
+    warm = interactions.user_ids[np.diff(interactions.confidence.indptr) > 0]
+    plan = shards_plan(warm, shard_users=shard_users or -(-len(warm) // shards))
+    with _timed(timings, "write", progress):
+        store.version_write(
+            version=run.version,
+            user_lists={},
+            similar_movie_ids=catalog.item_ids,
+            similar=similar,
+            trending=trending,
+            planned_user_ids=warm,
+        )
+    run.parameters = model.state()[0]
+    run.n_users, run.n_items, run.n_interactions = interactions.n_users, interactions.n_items, len(events)
+    run.timings = timings
+    run.save(update_fields=["algorithm", "parameters", "n_users", "n_items", "n_interactions", "timings"])
+    finish = {"run_id": run.pk, "shards": len(plan), "snapshot_at": snapshot_at.isoformat()}
+    parts = [
+        {"run_id": run.pk, "version": run.version, "shard": index, "user_ids": ids} for index, ids in enumerate(plan)
+    ]
+    if settings.CELERY_TASK_ALWAYS_EAGER:  # no broker: the shards one after the other, here
+        precompute_finished([precompute_shard_run(**part) for part in parts], **finish)
+    else:
+        chord([signature(SHARD_TASK, kwargs=part) for part in parts])(signature(FINISH_TASK, kwargs=finish))
+    logger.info("Recommender version %s: %s precompute shards queued", run.version, len(plan))
+
+
+def precompute_shard_run(*, run_id: int, version: str, shard: int, user_ids: list[int]) -> dict:
+    """One shard of a fanned-out run (the ``precompute_shard`` task); nothing when the run is over already."""
+    status = ModelRun.objects.filter(pk=run_id, version=version).values_list("status", flat=True).first()
+    if status != ModelRun.Status.RUNNING:
+        logger.warning("Precompute shard %s of %s skipped: the run is %s", shard, version, status)
+        return {"skipped": f"the run is {status}"}
+    return shard_precompute(version=version, user_ids=user_ids)
+
+
+def precompute_finished(summaries: list, *, run_id: int, shards: int, snapshot_at: str) -> ModelRun:
+    """The chord's callback: checks that every shard finished and every user with interactions has a list, then
+    switches readers to the version with one atomic set (``store.activate``); else the run fails and the
+    version it replaced stays live."""
+    with transaction.atomic():
+        run = ModelRun.objects.select_for_update().get(pk=run_id)
+        if run.status != ModelRun.Status.RUNNING:
+            return run
+        planned = store.version_planned_user_ids(version=run.version)
+        problem = "the version's manifest is gone" if planned is None else None
+        if planned is not None:
+            in_store = store.version_user_lists_count(version=run.version, user_ids=planned)
+            problem = summaries_check(summaries, shards=shards, planned=len(planned), written_in_store=in_store)
+        if problem is None:
+            replaced = store.activate(version=run.version)
+            run.status, run.finished_at = ModelRun.Status.SUCCEEDED, timezone.now()
+            run.timings["precompute"] = round(
+                (run.finished_at - run.started_at).total_seconds() - sum(run.timings.values()), 3
+            )
+            run.timings["total"] = round((run.finished_at - run.started_at).total_seconds(), 3)
+            run.metrics = summaries_metrics(summaries, n_items=run.n_items)
+            run.save(update_fields=["status", "finished_at", "timings", "metrics"])
+    if problem is not None:
+        return precompute_failed(run_id=run_id, reason=problem)
+    models_prune(live=run.version)
+    since = datetime.fromisoformat(snapshot_at) - SNAPSHOT_MARGIN
+    run.metrics["refreshed_after_switch"] = _changed_users_refresh(since=since)
+    run.save(update_fields=["metrics"])
+    logger.info(
+        "Recommender version %s is live (replaced %s) after %.1f s", run.version, replaced, run.timings["total"]
+    )
+    return run
+
+
+def precompute_failed(*, run_id: int, reason: str) -> ModelRun:
+    """Gives a fanned-out run up (a shard failed for good, or the callback's check did): the version it would have
+    replaced stays live, and what it wrote is discarded."""
+    with transaction.atomic():
+        run = ModelRun.objects.select_for_update().get(pk=run_id)
+        if run.status != ModelRun.Status.RUNNING:
+            return run
+        run.status, run.error, run.finished_at = ModelRun.Status.FAILED, reason, timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
+    logger.error("Recommender training %s failed: %s", run.version, reason)
+    _unfinished_version_discard(run.version)
+    return run
 
 
 def _list_metrics(user_lists: dict[int, np.ndarray], *, n_items: int, caught_up: int) -> dict[str, float | int]:
@@ -220,4 +351,10 @@ def recommender_train_queued(*, run_id: int) -> ModelRun:
             run.save(update_fields=["status", "finished_at", "error"])
             return run
     ModelRun.objects.filter(pk=run.pk).update(attempts=F("attempts") + 1)
-    return recommender_train(run_id=run.pk)
+    return recommender_train(run_id=run.pk, shard_users=fan_out_shard_users())
+
+
+def fan_out_shard_users() -> int:
+    """Users per precompute shard for trainings on the workers (``NEXUS_PRECOMPUTE_SHARD_USERS``), or 0: in the
+    training's own process (no result backend for the chord, or the setting is 0)."""
+    return settings.NEXUS_PRECOMPUTE_SHARD_USERS if settings.CELERY_RESULT_BACKEND else 0

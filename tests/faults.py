@@ -28,7 +28,7 @@ from django.conf import settings
 from kombu import Connection
 
 from tests.conftest import movielens_small_dir, need
-from tests.servers import PROJECT_DIR, PYTHON, TOOLS_PATH, free_port
+from tests.servers import PROJECT_DIR, PYTHON, TOOLS_PATH, free_port, queues_of
 
 POSTGRES_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
 # The RabbitMQ start script without the Debian wrapper, which would switch to the rabbitmq user in a session of
@@ -265,8 +265,8 @@ def web_service(env: dict[str, str], log: Path) -> tuple[Service, str]:
 
 
 def worker_service(env: dict[str, str], log: Path) -> Service:
-    queue = env["CELERY_TASK_DEFAULT_QUEUE"]
-    command = [PYTHON, "-m", "celery", "-A", "nexus", "worker", "-Q", queue, "-c", "1", "-l", "info"]
+    queues = ",".join(queues_of(env["CELERY_TASK_DEFAULT_QUEUE"]))
+    command = [PYTHON, "-m", "celery", "-A", "nexus", "worker", "-Q", queues, "-c", "1", "-l", "info"]
     return Service("worker", command, env={**env, "PYTHONUNBUFFERED": "1"}, log=log)
 
 

@@ -22,6 +22,13 @@ PYTHON = sys.executable
 TOOLS_PATH = f"{Path(PYTHON).parent}{os.pathsep}{os.environ['PATH']}"
 
 
+def queues_of(default_queue: str) -> list[str]:
+    """Every queue of a deployment whose default queue is ``default_queue`` (nexus.settings.celery_queue): what a
+    test's worker consumes, and deletes afterwards."""
+    jobs = ("refresh", "precompute", "training")
+    return [default_queue, *(job if default_queue == "celery" else f"{default_queue}.{job}" for job in jobs)]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -21,7 +21,7 @@ import yaml
 
 from tests.servers import PROJECT_DIR, PYTHON
 
-NEXUS_ROLES = ("init", "web", "worker", "beat")
+NEXUS_ROLES = ("init", "web", "worker", "trainer", "beat")
 PROJECT_PACKAGES = ("nexus", "datasets", "catalog", "users", "recommender", "importers", "schema")
 SERVICES = ("postgres", "redis", "redis-cache", "rabbitmq")
 # Read by the settings, set by the test suite only.
@@ -101,11 +101,11 @@ def test_every_setting_is_in_the_readme_configuration_table():
 def test_services_have_healthchecks_and_start_in_order(compose):
     services = compose["services"]
     assert set(services) == {*NEXUS_ROLES, *SERVICES, "proxy"}
-    for name in (*SERVICES, "web", "worker", "beat", "proxy"):
+    for name in (*SERVICES, "web", "worker", "trainer", "beat", "proxy"):
         assert services[name]["healthcheck"]["test"], name
     assert services["init"]["restart"] == "no"
     assert all(services["init"]["depends_on"][name] == {"condition": "service_healthy"} for name in SERVICES)
-    for role in ("web", "worker", "beat"):
+    for role in ("web", "worker", "trainer", "beat"):
         depends_on = services[role]["depends_on"]
         assert depends_on["init"] == {"condition": "service_completed_successfully"}, role
         assert all(depends_on[name] == {"condition": "service_healthy"} for name in SERVICES), role
@@ -151,7 +151,7 @@ def test_nexus_containers_run_the_one_image_in_a_role_the_entrypoint_knows(compo
 
 def test_celery_healthchecks_ping_the_node_names_the_entrypoint_gives(compose):
     entrypoint = (PROJECT_DIR / "docker" / "entrypoint.sh").read_text()
-    for role in ("worker", "beat"):
+    for role in ("worker", "trainer", "beat"):
         command = compose["services"][role]["healthcheck"]["test"]
         assert command[0] == "CMD-SHELL"
         assert f"inspect ping --destination {role}@$$HOSTNAME" in command[1]
@@ -178,7 +178,7 @@ def test_init_finds_the_datasets_where_they_are_mounted(compose):
 
 
 def test_metrics_are_shared_between_processes_in_web_and_worker(compose):
-    for role in ("web", "worker"):
+    for role in ("web", "worker", "trainer"):
         service = compose["services"][role]
         # In memory, and new with each container: no stale counts from processes of an earlier start.
         assert service["environment"]["PROMETHEUS_MULTIPROC_DIR"].startswith(tuple(service["tmpfs"]))
@@ -392,3 +392,43 @@ def test_the_dev_extra_installs_every_module_the_tests_import(project):
     declared = project["dependencies"] + project["optional-dependencies"]["dev"]
     missing = imported_distributions(tests) - installed_with(declared)
     assert missing == set(), "add these to the dev extra in pyproject.toml"
+
+
+def test_workers_scale_out_and_each_role_consumes_the_queues_of_its_jobs(compose):
+    """`worker` takes refreshes, precompute shards and the default queue, `trainer` trainings (README,
+    "Scaling"); a worker can be scaled: no fixed container name, no published port."""
+    entrypoint = (PROJECT_DIR / "docker" / "entrypoint.sh").read_text()
+    assert '--queues "$(queue_of refresh),$(queue_of precompute),$default_queue"' in entrypoint
+    assert '--concurrency 1 --queues "$(queue_of training)"' in entrypoint
+    for role in ("worker", "trainer"):
+        assert "container_name" not in compose["services"][role] and "ports" not in compose["services"][role]
+
+
+@pytest.mark.parametrize(
+    ("default_queue", "expected"),
+    [("celery", "refresh,precompute,celery"), ("nexus-x", "nexus-x.refresh,nexus-x.precompute,nexus-x")],
+)
+def test_the_entrypoint_names_queues_as_the_settings_do(default_queue, expected):
+    """docker/entrypoint.sh's queue_of and nexus.settings.celery_queue agree (the settings are read in a child
+    process, where the default queue is the one given)."""
+    script = (PROJECT_DIR / "docker" / "entrypoint.sh").read_text()
+    function = script[script.index("default_queue=") : script.index("catalog_is_empty()")]
+    shell = subprocess.run(
+        ["sh", "-c", f'{function}\necho "$(queue_of refresh),$(queue_of precompute),$default_queue"'],
+        env={"CELERY_TASK_DEFAULT_QUEUE": default_queue, "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shell.stdout.strip() == expected
+    code = "from django.conf import settings as s; print(s.NEXUS_QUEUES['refresh'], s.NEXUS_QUEUES['training'])"
+    env = {**os.environ, "CELERY_TASK_DEFAULT_QUEUE": default_queue, "DJANGO_SETTINGS_MODULE": "nexus.settings"}
+    python = subprocess.run(
+        [PYTHON, "-c", f"import django; django.setup(); {code}"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert python.stdout.split() == [expected.split(",")[0], expected.split(",")[0].replace("refresh", "training")]

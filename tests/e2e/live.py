@@ -26,7 +26,7 @@ from django.conf import settings
 from kombu import Connection
 
 from tests.conftest import movielens_small_dir, need, tmdb_csv
-from tests.servers import PYTHON, free_port, http_get, running, scratch_database, wait_until
+from tests.servers import PYTHON, free_port, http_get, queues_of, running, scratch_database, wait_until
 
 SETUP_TIMEOUT = 600
 LIVE_PASSWORD = "live-stack-Fuzzy-Lantern-73"
@@ -154,7 +154,7 @@ def live_stack(tmp_path_factory) -> Iterator[LiveStack]:
         try:
             with running(["docker/entrypoint.sh", "init"], env=env, log_path=folder / "init.log") as init:
                 assert init.wait(timeout=SETUP_TIMEOUT) == 0, (folder / "init.log").read_text()[-5000:]
-            worker = [PYTHON, "-m", "celery", "-A", "nexus", "worker", "-Q", queue, "-c", "1"]
+            worker = [PYTHON, "-m", "celery", "-A", "nexus", "worker", "-Q", ",".join(queues_of(queue)), "-c", "1"]
             worker += ["-n", f"{queue}@%h", "--without-gossip", "--without-mingle", "-l", "warning"]
             with (
                 running(worker, env=env, log_path=folder / "worker.log"),
@@ -173,4 +173,5 @@ def live_stack(tmp_path_factory) -> Iterator[LiveStack]:
             store.flushdb()
             store.close()
             with Connection(settings.CELERY_BROKER_URL) as broker:
-                broker.default_channel.queue_delete(queue)
+                for name in queues_of(queue):
+                    broker.default_channel.queue_delete(name)

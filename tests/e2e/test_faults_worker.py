@@ -136,7 +136,7 @@ def leftovers(version: str) -> list[str]:
     found = []
     if caches[store.ALIAS].get(f"{version}:manifest") is not None:
         found.append("manifest")
-    if caches[store.ALIAS].get(f"{version}:user:1") is not None:
+    if caches[store.ALIAS].get(f"{version}:user:{{1}}") is not None:
         found.append("user list")
     if (Path(settings.NEXUS_MODEL_DIR) / version).exists():
         found.append("model folder")

@@ -24,7 +24,7 @@ from django.conf import settings
 from kombu import Connection
 
 from tests.conftest import movielens_small_dir, need
-from tests.servers import scratch_database
+from tests.servers import queues_of, scratch_database
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 PASSWORD = "roundtrip-Horse-Battery-42"
@@ -58,7 +58,8 @@ def environment(e2e_database, tmp_path) -> Iterator[dict[str, str]]:
     }
     yield variables
     with Connection(settings.CELERY_BROKER_URL) as broker:
-        broker.default_channel.queue_delete(queue)
+        for name in queues_of(queue):
+            broker.default_channel.queue_delete(name)
 
 
 def manage(environment: dict[str, str], *args: str) -> None:
@@ -143,7 +144,8 @@ def test_ratings_reach_recommendations_through_a_real_worker(environment, e2e_da
     manage(environment, "migrate", "--noinput")
     port = free_port()
     queue = environment["CELERY_TASK_DEFAULT_QUEUE"]
-    worker = [sys.executable, "-m", "celery", "-A", "nexus", "worker", "-Q", queue, "-c", "1", "-l", "info"]
+    worker = [sys.executable, "-m", "celery", "-A", "nexus", "worker", "-Q", ",".join(queues_of(queue))]
+    worker += ["-c", "1", "-l", "info"]
     server = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
     with (
         process(worker, environment, tmp_path / "worker.log") as worker_log,

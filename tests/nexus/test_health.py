@@ -33,6 +33,7 @@ def test_ready_reports_each_dependency_by_name(client, settings):
     assert response.status_code == 200 and body["status"] == "ok"
     assert body["checks"]["database"]["status"] == "ok"
     assert body["checks"]["cache"]["status"] == "ok"
+    assert body["checks"]["limits"]["status"] == "ok" and body["checks"]["store"]["status"] == "ok"
     # Without a broker, tasks run in the web process: nothing to wait for, and not a failure.
     assert body["checks"]["broker"] == {"status": "not configured"}
 
@@ -67,6 +68,21 @@ def test_ready_is_degraded_but_serving_when_the_cache_is_down(client, settings):
     assert response.status_code == 200 and body["status"] == "degraded"
     assert body["checks"]["cache"]["status"] == "error"
     assert body["checks"]["database"]["status"] == "ok"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("alias", "check"), [("limits", "limits"), ("recommendations", "store")])
+def test_ready_checks_each_redis_role_on_its_own(client, settings, alias, check):
+    """A role on an instance of its own can fail alone (docs/scaling.md, "Redis"): it is named, and the API still
+    serves (limits fail open, recommendations fall back to popular movies)."""
+    settings.CELERY_BROKER_URL = ""
+    # Restored before the autouse fixture's clearing of every role at teardown.
+    with override_settings(CACHES={**settings.CACHES, alias: DEAD_REDIS_CACHE["default"]}):
+        response = client.get("/health/ready")
+    body = response.json()
+    assert response.status_code == 200 and body["status"] == "degraded"
+    assert body["checks"][check]["status"] == "error"
+    assert {name for name, report in body["checks"].items() if report["status"] == "error"} == {check}
 
 
 def test_probes_are_not_redirected_to_https(client, settings):
