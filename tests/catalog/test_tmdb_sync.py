@@ -225,9 +225,23 @@ def test_cast_and_directors_load_in_one_query_per_page(fake, gql):
 
     def queries(size):
         caches_clear()
-        images._base = None  # the image base is read once per process and minute: count its read every time
+        images.image_base()  # read once per process and minute, not per request: not counted here
         with CaptureQueriesContext(connection) as captured:
             gql.data(query, {"n": size})
-        return len(captured)
+        return [entry["sql"][:120] for entry in captured.captured_queries]
 
-    assert queries(5) == queries(50)
+    few, many = queries(5), queries(50)
+    assert len(few) == len(many) == 4, (few, many)  # count, keys, cards, credits with their people
+
+
+def test_before_any_sync_poster_urls_use_the_configured_image_base(settings, gql):
+    settings.TMDB_IMAGE_BASE_URL = "https://image.tmdb.org/t/p/w500"  # the old setting named a size: it is dropped
+    images._base = None
+    Movie.objects.filter(tmdb_id=862).update(poster_path="/poster.jpg")
+    movie = gql.data("{ movie(tmdbId: 862) { posterUrl small: posterUrl(size: W92) backdropUrl } }")["movie"]
+    images._base = None
+    assert movie == {
+        "posterUrl": "https://image.tmdb.org/t/p/w342/poster.jpg",
+        "small": "https://image.tmdb.org/t/p/w92/poster.jpg",
+        "backdropUrl": None,
+    }
