@@ -19,7 +19,7 @@ from catalog import trigram
 from catalog.cards import movie_cards
 from catalog.filters import MovieFilter, genre_id
 from catalog.models import Genre, Movie
-from catalog.terms import keyword_or_tag_named
+from catalog.terms import keyword_or_tag_named, movie_ids_named
 from nexus.keyset import Keyset
 from nexus.text import plain_text
 
@@ -142,9 +142,16 @@ def _search_postgres(queryset: QuerySet[Movie], text: str) -> QuerySet[Movie]:
     query = SearchQuery(text, config="english", search_type="websearch")
     title_match = Q(title__trigram_word_similar=text)
     term_match = keyword_or_tag_named(text)
+    # The ids that match, each way on its own (the title's trigrams, the full-text GIN index, the keyword and tag
+    # name indexes), in one set: an OR of them in one WHERE makes PostgreSQL read every movie and build its
+    # full-text document, seconds on a busy machine.
+    by_keyword, by_tag = movie_ids_named(text)
+    by_title = Movie.objects.filter(title_match).order_by().values("pk")
+    by_document = Movie.objects.annotate(document=document).filter(document=query).order_by().values("pk")
+    matched = by_title.union(by_document, by_keyword, by_tag)
     return (
-        queryset.annotate(document=document)
-        .filter(title_match | Q(document=query) | term_match)
+        queryset.filter(pk__in=matched)
+        .annotate(document=document)
         .annotate(
             relevance=_title_first(title_match)
             + TrigramWordSimilarity(text, "title")

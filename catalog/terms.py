@@ -98,10 +98,17 @@ def movies_with_all_tags(queryset: QuerySet[Movie], names: list[str]) -> QuerySe
     return queryset.filter(pk__in=having_all)
 
 
-def keyword_or_tag_named(text: str) -> Q:
-    """Movies with a keyword or a tag named exactly ``text`` (case-insensitively): a search's term match."""
+def movie_ids_named(text: str) -> tuple[QuerySet, QuerySet]:
+    """The ids (``movie_id`` querysets) of movies with a keyword, and with a tag, named exactly ``text``
+    (case-insensitively): a search's term match. Each is served by its name index."""
     key = text.strip().lower()
     keyword_ids = Keyword.objects.annotate(key=Lower("name")).filter(key=key).values("pk")
     by_keyword = MovieKeyword.objects.filter(keyword_id__in=keyword_ids).values("movie_id")
     by_tag = Tag.objects.annotate(key=Lower("name")).filter(key=key).values("movie_id")
+    return by_keyword, by_tag
+
+
+def keyword_or_tag_named(text: str) -> Q:
+    """Movies with a keyword or a tag named exactly ``text`` (case-insensitively)."""
+    by_keyword, by_tag = movie_ids_named(text)
     return Q(pk__in=by_keyword) | Q(pk__in=by_tag)
