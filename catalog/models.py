@@ -49,7 +49,7 @@ class Movie(models.Model):
     certification = models.CharField(
         max_length=16, blank=True, help_text="Age rating in TMDB_CERTIFICATION_COUNTRY, e.g. PG-13."
     )
-    tmdb_synced_at = models.DateTimeField(null=True, blank=True, help_text="When sync_tmdb last wrote it.")
+    tmdb_synced_at = models.DateTimeField(null=True, blank=True, help_text="When sync_tmdb last changed it.")
     tmdb_popularity = models.FloatField(null=True, blank=True)
     tmdb_vote_count = models.PositiveIntegerField(null=True, blank=True)
     tmdb_vote_average = models.FloatField(null=True, blank=True)

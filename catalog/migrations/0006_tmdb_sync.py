@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="movie",
             name="tmdb_synced_at",
-            field=models.DateTimeField(blank=True, help_text="When sync_tmdb last wrote it.", null=True),
+            field=models.DateTimeField(blank=True, help_text="When sync_tmdb last changed it.", null=True),
         ),
         migrations.AddField(
             model_name="movie",

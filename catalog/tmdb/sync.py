@@ -159,15 +159,17 @@ def movie_write(details: MovieDetails, *, create: bool = False) -> str:
         movies = [_movie_create(details)]
         outcome = "created"
     changed = False
+    fields = details.movie_fields()
     for movie in movies:
-        updated = [name for name, value in details.movie_fields().items() if getattr(movie, name) != value]
+        updated = [name for name, value in fields.items() if getattr(movie, name) != value]
         for name in updated:
-            setattr(movie, name, details.movie_fields()[name])
-        movie.tmdb_synced_at = timezone.now()
-        movie.save(update_fields=[*updated, "tmdb_synced_at"])
-        changed |= bool(updated)
-        changed |= _keywords_write(movie, details.keywords)
-        changed |= _credits_write(movie, details)
+            setattr(movie, name, fields[name])
+        related = _keywords_write(movie, details.keywords)
+        related = _credits_write(movie, details) or related
+        if updated or related:  # an unchanged movie is not written at all: it bumps nothing
+            movie.tmdb_synced_at = timezone.now()
+            movie.save(update_fields=[*updated, "tmdb_synced_at"])
+            changed = True
     if changed or outcome == "created":
         rows_changed(Movie, movies)
         return outcome if outcome == "created" else "changed"

@@ -168,9 +168,11 @@ def test_a_run_that_fails_stops_with_nothing_half_written_and_resumes(fake):
 def test_a_second_sync_changes_nothing(fake, django_capture_on_commit_callbacks):
     sync_ids(tmdb_client(), [862])
     before = (Person.objects.count(), Credit.objects.count())
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks() as callbacks, CaptureQueriesContext(connection) as captured:
         again = sync_ids(tmdb_client(), [862])
     assert (again.changed, again.unchanged) == (0, 1)
+    written = [query["sql"] for query in captured if query["sql"].startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert all("catalog_tmdbsyncstate" in sql for sql in written), written  # only the run's bookkeeping
     assert (Person.objects.count(), Credit.objects.count()) == before
     assert callbacks == [], "an unchanged movie bumps no version"
 
