@@ -247,3 +247,23 @@ def test_before_any_sync_poster_urls_use_the_configured_image_base(settings, gql
         "small": "https://image.tmdb.org/t/p/w92/poster.jpg",
         "backdropUrl": None,
     }
+
+
+def test_the_nightly_task_syncs_changes_and_new_releases(fake, settings):
+    from catalog.tasks import tmdb_sync_nightly
+
+    entry = settings.CELERY_BEAT_SCHEDULE["catalog-tmdb-nightly-sync"]
+    assert entry["task"] == tmdb_sync_nightly.name == "catalog.tasks.tmdb_sync_nightly"
+    tmdb_sync_nightly.apply().get()  # run in this process, as a worker would
+    paths = {path for path, _, _ in fake.requests}
+    assert {"/3/movie/changes", "/3/movie/now_playing", "/3/movie/upcoming", "/3/movie/862"} <= paths
+    assert Movie.objects.filter(tmdb_id=NEW_RELEASE_ID).exists()
+
+
+def test_a_person_is_a_node(fake, gql):
+    sync_ids(tmdb_client(), [862])
+    person_id = gql.data("{ movie(tmdbId: 862) { directors { id } } }")["movie"]["directors"][0]["id"]
+    node = gql.data("query($id: ID!) { node(id: $id) { ... on Person { name tmdbId } } }", {"id": person_id})
+    assert node["node"] == {"name": "John Lasseter", "tmdbId": 7879}
+    missing = gql.data('{ person(id: "UGVyc29uOjk5OTk5OTk5") { name } }')  # Person:99999999
+    assert missing["person"] is None
