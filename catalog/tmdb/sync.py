@@ -5,7 +5,7 @@ sync), stored before the first fetch with a position that moves forward in the s
 write: a run that crashes resumes where it stopped (the next run finishes it first), and nothing of a movie is
 ever half-written. Writing the same details again changes nothing and bumps nothing; a movie whose shown data
 changed bumps the catalog version (what keys every cached answer showing movies, ``catalog.cache``) once its
-transaction commits. A movie TMDb does not have (404) is counted and skipped.
+transaction commits. A movie TMDb does not have (404), or whose details are malformed, is counted and skipped.
 """
 
 import logging
@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import Credit, Genre, Keyword, Movie, Person, TmdbSyncState
-from catalog.tmdb.client import TmdbClient, TmdbNotFound, tmdb_client, tmdb_enabled
+from catalog.tmdb.client import TmdbClient, TmdbError, TmdbNotFound, tmdb_client, tmdb_enabled
 from catalog.tmdb.details import MovieDetails, PersonCredit, changed_ids, movie_details, new_release_ids
 from catalog.tmdb.images import image_configuration_age_seconds, image_configuration_store
 from nexus.versions import rows_changed
@@ -42,6 +42,7 @@ class SyncSummary:
     changed: int = 0
     unchanged: int = 0
     not_found: int = 0
+    malformed: int = 0
     resumed: int = 0
     requests: int = 0
     not_found_ids: list[int] = field(default_factory=list)
@@ -127,14 +128,19 @@ def _continue(client: TmdbClient, items: list[list], summary: SyncSummary, progr
     for index in range(start, len(items)):
         tmdb_id, create = items[index]
         try:
-            details = movie_details(client.movie(tmdb_id), country=settings.TMDB_CERTIFICATION_COUNTRY)
+            body = client.movie(tmdb_id)  # a failure other than a 404 stops the run here, to be resumed
         except TmdbNotFound:
-            details = None
+            body = None
+        try:
+            details = movie_details(body, country=settings.TMDB_CERTIFICATION_COUNTRY) if body else None
+        except TmdbError as error:  # a malformed answer would fail again: skipped, so that the run goes on
+            logger.warning("TMDb movie %s skipped: %s", tmdb_id, error)
+            details, summary.malformed = None, summary.malformed + 1
         with transaction.atomic():
-            if details is None:
+            if body is None:
                 summary.not_found += 1
                 summary.not_found_ids.append(tmdb_id)
-            else:
+            elif details is not None:
                 outcome = movie_write(details, create=create)
                 summary.movies += outcome != "skipped"
                 summary.created += outcome == "created"

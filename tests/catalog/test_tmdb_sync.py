@@ -108,6 +108,15 @@ def test_a_movie_tmdb_does_not_have_is_counted_and_skipped(fake):
     assert pending_run() is None
 
 
+def test_a_malformed_answer_is_skipped_and_the_run_goes_on(fake):
+    fake.movies[NEW_RELEASE_ID + 20] = {"id": NEW_RELEASE_ID + 20, "credits": {"cast": [{"name": "no id"}]}}
+    Movie.objects.create(movielens_id=NEW_MOVIE_ID_BASE + 2, tmdb_id=NEW_RELEASE_ID + 20, title="Malformed")
+    summary = sync_ids(tmdb_client(), [NEW_RELEASE_ID + 20, 862])
+    assert (summary.malformed, summary.changed) == (1, 1)
+    assert Movie.objects.get(tmdb_id=NEW_RELEASE_ID + 20).tmdb_synced_at is None
+    assert pending_run() is None
+
+
 def test_new_releases_are_added(fake, gql):
     output = sync_command("--new")
     assert "2 added" in output

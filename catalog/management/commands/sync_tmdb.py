@@ -51,7 +51,8 @@ class Command(BaseCommand):
 def _describe(summary: SyncSummary) -> str:
     text = (
         f"TMDb sync ({summary.kind}): {summary.movies} movies, {summary.created} added, {summary.changed} changed, "
-        f"{summary.unchanged} unchanged, {summary.not_found} not on TMDb, {summary.requests} requests"
+        f"{summary.unchanged} unchanged, {summary.not_found} not on TMDb, {summary.malformed} malformed, "
+        f"{summary.requests} requests"
     )
     if summary.resumed:
         text += f"; {summary.resumed} movies of a stopped run resumed first"
