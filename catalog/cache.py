@@ -33,10 +33,10 @@ def catalog_version_bump_now() -> None:
 
 
 def catalog_rows_declare() -> None:
-    """Every catalog row may show in any cached answer (lists, cards, similar movies): all key on one version.
-    Tags are not in the API (they feed the recommender's content features): no cached answer shows them."""
-    from catalog.models import Genre, Keyword, Movie, Tag
+    """Every catalog row may show in any cached answer (lists, cards, similar movies, keywords and tags): all key
+    on one version."""
+    from catalog.models import Credit, Genre, Keyword, Movie, Person, Tag, TmdbSyncState
 
-    for model in (Movie, Genre, Keyword, Movie.genres.through, Movie.keywords.through):
+    for model in (Movie, Genre, Keyword, Tag, Person, Credit, Movie.genres.through, Movie.keywords.through):
         rows_shown_by(model, lambda rows: {CATALOG_VERSION_KEY})
-    rows_shown_by(Tag, None)
+    rows_shown_by(TmdbSyncState, None)  # sync_tmdb's bookkeeping: no answer shows it

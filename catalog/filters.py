@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 
 from catalog.models import Genre, Movie
+from catalog.people import movies_with_person
+from catalog.terms import movies_with_all_keywords, movies_with_all_tags
 from nexus.text import plain_text
 
 MovieGenre = Movie.genres.through
@@ -56,6 +58,9 @@ class MovieFilter(django_filters.FilterSet):
     min_votes = django_filters.NumberFilter(field_name="rating_count", lookup_expr="gte")
     runtime_min = django_filters.NumberFilter(field_name="runtime", lookup_expr="gte")
     runtime_max = django_filters.NumberFilter(field_name="runtime", lookup_expr="lte")
+    keywords = NameListFilter(method="filter_all_keywords")
+    tags = NameListFilter(method="filter_all_tags")
+    person = django_filters.NumberFilter(method="filter_person")
 
     class Meta:
         model = Movie
@@ -79,3 +84,12 @@ class MovieFilter(django_filters.FilterSet):
             return queryset
         ids = genre_ids(value, field=name)
         return queryset.filter(pk__in=MovieGenre.objects.filter(genre_id__in=ids).values("movie_id"))
+
+    def filter_all_keywords(self, queryset, name, value):
+        return movies_with_all_keywords(queryset, value) if value else queryset
+
+    def filter_all_tags(self, queryset, name, value):
+        return movies_with_all_tags(queryset, value) if value else queryset
+
+    def filter_person(self, queryset, name, value):
+        return movies_with_person(queryset, int(value)) if value is not None else queryset

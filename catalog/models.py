@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class Genre(models.Model):
@@ -20,6 +21,10 @@ class Keyword(models.Model):
 
     name = models.CharField(max_length=255, unique=True)
 
+    class Meta:
+        # Filters and search match names case-insensitively (catalog/terms.py).
+        indexes = [models.Index(Lower("name"), name="keyword_name_lower")]
+
     def __str__(self):
         return self.name
 
@@ -38,6 +43,13 @@ class Movie(models.Model):
     runtime = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True, help_text="Minutes.")
     original_language = models.CharField(max_length=16, blank=True, help_text="ISO 639-1 code.")
     poster_path = models.CharField(max_length=255, blank=True, help_text="TMDb poster path, e.g. /abc.jpg.")
+    backdrop_path = models.CharField(max_length=255, blank=True, help_text="TMDb backdrop path, e.g. /abc.jpg.")
+    tagline = models.CharField(max_length=500, blank=True)
+    trailer_key = models.CharField(max_length=64, blank=True, help_text="YouTube key of the official trailer.")
+    certification = models.CharField(
+        max_length=16, blank=True, help_text="Age rating in TMDB_CERTIFICATION_COUNTRY, e.g. PG-13."
+    )
+    tmdb_synced_at = models.DateTimeField(null=True, blank=True, help_text="When sync_tmdb last changed it.")
     tmdb_popularity = models.FloatField(null=True, blank=True)
     tmdb_vote_count = models.PositiveIntegerField(null=True, blank=True)
     tmdb_vote_average = models.FloatField(null=True, blank=True)
@@ -72,6 +84,52 @@ class Tag(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "movie", "name"], name="tag_unique_per_user_movie")]
+        # Filters and search match names case-insensitively (catalog/terms.py).
+        indexes = [models.Index(Lower("name"), "movie", name="tag_name_lower_movie")]
+
+    def __str__(self):
+        return self.name
+
+
+class Person(models.Model):
+    """Someone in a movie's cast or crew, as TMDb knows them."""
+
+    tmdb_id = models.PositiveIntegerField(unique=True)
+    name = models.CharField(max_length=255)
+    profile_path = models.CharField(max_length=255, blank=True, help_text="TMDb profile picture path.")
+
+    def __str__(self):
+        return self.name
+
+
+class Credit(models.Model):
+    """A person's part in a movie: a role in its cast (in billing order) or its direction."""
+
+    class Kind(models.TextChoices):
+        CAST = "cast"
+        DIRECTOR = "director"
+
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="credits")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="credits")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    character = models.CharField(max_length=500, blank=True)
+    order = models.PositiveSmallIntegerField(default=0, help_text="Billing order (cast) or listing order.")
+
+    class Meta:
+        ordering = ["movie", "kind", "order"]
+        indexes = [models.Index(fields=["movie", "kind", "order"]), models.Index(fields=["person", "movie"])]
+
+    def __str__(self):
+        return f"{self.person} in {self.movie}"
+
+
+class TmdbSyncState(models.Model):
+    """What sync_tmdb keeps between runs, by name: the movies a run still has to fetch (so that a crash resumes
+    where it stopped), the day the last changes sync started, the image configuration."""
+
+    name = models.CharField(max_length=64, unique=True)
+    value = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):
         return self.name

@@ -19,6 +19,7 @@ from catalog import trigram
 from catalog.cards import movie_cards
 from catalog.filters import MovieFilter, genre_id
 from catalog.models import Genre, Movie
+from catalog.terms import keyword_or_tag_named, movie_ids_named
 from nexus.keyset import Keyset
 from nexus.text import plain_text
 
@@ -126,8 +127,9 @@ def clean_search(text: str) -> str:
 
 
 def _search(queryset: QuerySet[Movie], text: str) -> QuerySet[Movie]:
-    """Titles within a typo or two of the text, or movies whose title and plot hold all its words; ranked by
-    how well the title matches, then the text match, then a small prior for well-known movies. The one place
+    """Titles within a typo or two of the text, movies whose title and plot hold all its words, or movies with a
+    keyword or tag named as the text; title matches first, then by how well the title matches, the text match,
+    the keyword or tag match, and a small prior for well-known movies. The one place
     that knows the backend: PostgreSQL has pg_trgm and full-text search, SQLite pg_trgm's rules in Python."""
     if connection.vendor == "postgresql":
         return _search_postgres(queryset, text)
@@ -144,16 +146,41 @@ def _search_postgres(queryset: QuerySet[Movie], text: str) -> QuerySet[Movie]:
     (0003); the word-similarity threshold is a connection setting (nexus/settings.py)."""
     document = SearchVector("title", "overview", config="english")
     query = SearchQuery(text, config="english", search_type="websearch")
+    title_match = Q(title__trigram_word_similar=text)
+    term_match = keyword_or_tag_named(text)
+    # The ids that match, each way on its own (the title's trigrams, the full-text GIN index, the keyword and tag
+    # name indexes), in one set: an OR of them in one WHERE makes PostgreSQL read every movie and build its
+    # full-text document, seconds on a busy machine.
+    by_keyword, by_tag = movie_ids_named(text)
+    by_title = Movie.objects.filter(title_match).order_by().values("pk")
+    by_document = Movie.objects.annotate(document=document).filter(document=query).order_by().values("pk")
+    matched = by_title.union(by_document, by_keyword, by_tag)
     return (
-        queryset.annotate(document=document)
-        .filter(Q(title__trigram_word_similar=text) | Q(document=query))
+        queryset.filter(pk__in=matched)
+        .annotate(document=document)
         .annotate(
-            relevance=TrigramWordSimilarity(text, "title")
+            relevance=_title_first(title_match)
+            + TrigramWordSimilarity(text, "title")
             + TrigramSimilarity("title", text)
             + SearchRank(document, query)
+            + _term_rank(term_match)
             + _well_known()
         )
     )
+
+
+# Every title match ranks above every movie found only by its plot, keywords or tags.
+TITLE_MATCH_RANK = 2.0
+# A keyword or tag named as the search text counts as much as a plot that holds its words a few times.
+TERM_MATCH_RANK = 0.1
+
+
+def _title_first(title_match: Q):
+    return Case(When(title_match, then=Value(TITLE_MATCH_RANK)), default=Value(0.0), output_field=FloatField())
+
+
+def _term_rank(term_match: Q):
+    return Case(When(term_match, then=Value(TERM_MATCH_RANK)), default=Value(0.0), output_field=FloatField())
 
 
 # ts_rank's score for a document that holds the words once: SQLite's text match counts as much.
@@ -168,13 +195,17 @@ def _search_sqlite(queryset: QuerySet[Movie], text: str) -> QuerySet[Movie]:
     all_words = Q()
     for word in text.split():
         all_words &= Q(title__icontains=word) | Q(overview__icontains=word)
+    title_match = Q(title_match__gte=trigram.WORD_SIMILARITY_THRESHOLD)
+    term_match = keyword_or_tag_named(text)
     return (
         queryset.alias(title_match=word_similarity)
-        .filter(Q(title_match__gte=trigram.WORD_SIMILARITY_THRESHOLD) | all_words)
+        .filter(title_match | all_words | term_match)
         .annotate(
-            relevance=F("title_match")
+            relevance=_title_first(title_match)
+            + F("title_match")
             + similarity
             + Case(When(all_words, then=Value(SQLITE_TEXT_MATCH_RANK)), default=Value(0.0))
+            + _term_rank(term_match)
             + _well_known()
         )
     )

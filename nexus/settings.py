@@ -271,6 +271,12 @@ CELERY_TASK_ROUTES = {
     "recommender.tasks.precompute_finish": {"queue": NEXUS_QUEUES["training"]},
 }
 CELERY_BEAT_SCHEDULE = {
+    # Movies TMDb changed since the last sync, and new releases (catalog/tmdb/sync.py); off without a TMDb key.
+    "catalog-tmdb-nightly-sync": {
+        "task": "catalog.tasks.tmdb_sync_nightly",
+        "schedule": crontab(hour=2, minute=30),
+        "options": {"expires": 6 * 3600},
+    },
     "recommender-nightly-retrain": {
         "task": "recommender.tasks.train_model_scheduled",
         "schedule": crontab(hour=3, minute=0),
@@ -399,6 +405,16 @@ NEXUS_RATING_PRIOR_WEIGHT = float(os.environ.get("NEXUS_RATING_PRIOR_WEIGHT", "1
 
 NEXUS_MOVIELENS = os.environ.get("NEXUS_MOVIELENS", "")
 TMDB_IMAGE_BASE_URL = os.environ.get("TMDB_IMAGE_BASE_URL", "https://image.tmdb.org/t/p/w500")
+# The TMDb API (catalog/tmdb): a v3 key or a v4 read access token turns sync_tmdb on; without either it is off.
+TMDB_API_KEY = os.environ.get("TMDB_API_KEY", "")
+TMDB_READ_ACCESS_TOKEN = os.environ.get("TMDB_READ_ACCESS_TOKEN", "")
+TMDB_API_BASE_URL = os.environ.get("TMDB_API_BASE_URL", "https://api.themoviedb.org/3").rstrip("/")
+TMDB_CERTIFICATION_COUNTRY = os.environ.get("TMDB_CERTIFICATION_COUNTRY", "US").upper()
+# Client-side limit, below TMDb's (about 50 per second), and the retries of a throttled or failing request.
+TMDB_REQUESTS_PER_SECOND = float(os.environ.get("TMDB_REQUESTS_PER_SECOND", "20"))
+TMDB_TIMEOUT_SECONDS = float(os.environ.get("TMDB_TIMEOUT_SECONDS", "10"))
+TMDB_RETRIES = env_int("TMDB_RETRIES", 4)
+TMDB_BACKOFF_SECONDS = float(os.environ.get("TMDB_BACKOFF_SECONDS", "1"))
 
 # --- HTTP security ----------------------------------------------------------------------------------------------
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")

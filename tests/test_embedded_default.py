@@ -10,7 +10,11 @@ from django.db import connection
 from tests.conftest import movielens_small_dir, need, tmdb_csv
 from tests.servers import PROJECT_DIR
 
-EMBEDDED_DEFAULT_TESTS = ["tests/catalog/test_search.py", "tests/test_readme_examples.py"]
+EMBEDDED_DEFAULT_TESTS = [
+    "tests/catalog/test_search.py",
+    "tests/catalog/test_keywords_tags.py",
+    "tests/test_readme_examples.py",
+]
 SERVICE_SETTINGS = {
     "DATABASE_URL",
     "NEXUS_TEST_DATABASE_NAME",

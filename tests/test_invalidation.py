@@ -14,9 +14,10 @@ from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from catalog.models import Genre, Movie
+from catalog.models import Genre, Movie, Tag
 from datasets.synthetic import SyntheticSize, synthetic_dataset_write
 from nexus import versions
 from tests.importers.test_import_tmdb import tmdb_row, write_tmdb
@@ -34,6 +35,10 @@ UNCACHED_WRITES = {
     # Imported MovieLens people have no usable password: no answer of theirs is ever cached.
     ("movielens import", Rating),
     ("movielens import", User),
+    # Tags come from MovieLens' tags.csv only: a Nexus account has none (its deletion's DELETE matches no tag),
+    # and imported MovieLens people cannot sign in to delete theirs.
+    ("account delete", Tag),
+    ("admin: account delete", Tag),
 }
 
 
@@ -100,6 +105,17 @@ def _tmdb_import(tmp_path, movie):
     call_command("import_tmdb", str(write_tmdb(tmp_path / "tmdb.csv", tmdb_row(99_000_777))), verbosity=0)
 
 
+def _tmdb_sync(movie):
+    """sync_tmdb against the fake TMDb (tests/catalog/fake_tmdb.py): the movie, its keywords, people and credits."""
+    from catalog.tmdb.client import tmdb_client
+    from catalog.tmdb.sync import sync_ids
+    from tests.catalog.fake_tmdb import fake_tmdb_running
+
+    Movie.objects.filter(pk=movie.pk).update(tmdb_id=862)
+    with fake_tmdb_running() as (_, base_url), override_settings(TMDB_API_BASE_URL=base_url, TMDB_API_KEY="key"):
+        assert sync_ids(tmdb_client(), [862]).changed == 1
+
+
 def _admin_change_movie(admin_client, movie):
     page = admin_client.get(f"/admin/catalog/movie/{movie.pk}/change/")
     form = {key: value for key, value in page.context["adminform"].form.initial.items() if value is not None}
@@ -144,6 +160,7 @@ WRITE_PATHS = {
     # Importers.
     "movielens import": lambda c: _synthetic_import(c.tmp_path),
     "tmdb import": lambda c: _tmdb_import(c.tmp_path, c.movie),
+    "tmdb sync": lambda c: _tmdb_sync(c.movie),
 }
 
 

@@ -3,7 +3,7 @@ its card), the movies like it, and how the viewer's library holds it. Whichever 
 these costs one batch per request pass, not one load per movie.
 """
 
-from catalog import cards, selectors
+from catalog import cards, people, selectors, terms
 from catalog.models import Genre, Movie
 from recommender.selectors import similar_movies_many
 from schema.core.auth import viewer
@@ -19,6 +19,37 @@ def movie_genres(info) -> Loader[int, tuple[Genre, ...]]:
 
 def _genres_from_cards(movie_ids: list[int]) -> dict[int, tuple[Genre, ...]]:
     return {movie_id: card.genres for movie_id, card in cards.movie_cards(movie_ids).items()}
+
+
+def movie_keywords(info) -> Loader[int, list[str]]:
+    """Movies' keywords, by name (one query per request pass)."""
+    return loader(info, "movie_keywords", lambda movie_ids: terms.movie_keywords_many(movie_ids=movie_ids), default=())
+
+
+def movie_tags(info, first: int) -> Loader[int, list[terms.TagCount]]:
+    """Movies' ``first`` tags, most applied first (one query per request pass and ``first``)."""
+    return loader(
+        info,
+        ("movie_tags", first),
+        lambda movie_ids: terms.movie_tags_many(movie_ids=movie_ids, first=first),
+        default=(),
+    )
+
+
+def movie_credits(info) -> Loader[int, list]:
+    """Movies' credits (cast in billing order, then directors) with their people (one query per request pass)."""
+    return loader(info, "movie_credits", lambda movie_ids: people.movie_credits_many(movie_ids=movie_ids), default=())
+
+
+def person_movies(info, first: int) -> Loader[int, list[Movie]]:
+    """People's ``first`` movies, most popular first: their ids in one query, the movies from their cards."""
+
+    def load(person_ids: list[int]) -> dict[int, list[Movie]]:
+        movie_ids = people.person_movie_ids_many(person_ids=person_ids, first=first)
+        found = cards.movie_cards(movie_id for listed in movie_ids.values() for movie_id in listed)
+        return {person_id: cards.in_order(found, listed) for person_id, listed in movie_ids.items()}
+
+    return loader(info, ("person_movies", first), load, default=())
 
 
 def genre_movie_counts(info) -> Loader[int, int]:

@@ -1,8 +1,9 @@
 import graphene
 
-from catalog import selectors
+from catalog import people, selectors
 from catalog.cards import movies_from_cards
 from catalog.lists import MovieList
+from schema.catalog.people import PersonType
 from schema.catalog.types import GenreType, MovieConnection, MovieOrder, MovieType, OrderDirection
 from schema.core.errors import refused_as_bad_input
 from schema.core.ids import parse_global_id
@@ -21,7 +22,10 @@ class CatalogQueries(graphene.ObjectType):
     movies = graphene.Field(
         graphene.NonNull(MovieConnection),
         search=graphene.String(
-            description="Words from the title or plot; typo tolerant. Without orderBy, best matches come first."
+            description=(
+                "Words from the title or plot, or a keyword or tag; typo tolerant. Without orderBy, best matches "
+                "come first, title matches before all others."
+            )
         ),
         genres=graphene.List(graphene.NonNull(graphene.String), description="Movies in all of these genres."),
         any_genres=graphene.List(graphene.NonNull(graphene.String), description="Movies in any of these genres."),
@@ -33,9 +37,23 @@ class CatalogQueries(graphene.ObjectType):
         min_votes=graphene.Int(description="At least this many ratings."),
         runtime_min=graphene.Int(description="Runs at least this many minutes."),
         runtime_max=graphene.Int(description="Runs at most this many minutes."),
+        keywords=graphene.List(
+            graphene.NonNull(graphene.String),
+            description='Movies with all of these TMDb keywords (case-insensitive), e.g. ["time travel"].',
+        ),
+        tags=graphene.List(
+            graphene.NonNull(graphene.String),
+            description="Movies someone tagged with each of these MovieLens tags (case-insensitive).",
+        ),
+        person=graphene.ID(description="Movies this person (a Person id) acted in or directed."),
         order_by=MovieOrder(description="Sort order; popularity, descending, by default."),
         **connection_args(),
         description="Browse and search the catalog, a page at a time (at most 100 per page).",
+    )
+    person = graphene.Field(
+        PersonType,
+        id=graphene.ID(required=True, description="The person's global id."),
+        description="Someone in the cast or crew of movies synced from TMDb; null when no one has this id.",
     )
     genres = graphene.List(
         graphene.NonNull(GenreType), required=True, description="Every genre, by name, with its movie count."
@@ -59,6 +77,8 @@ class CatalogQueries(graphene.ObjectType):
         root, info, search=None, order_by=None, first=None, after=None, last=None, before=None, **filters
     ):
         with refused_as_bad_input():
+            if filters.get("person") is not None:
+                filters["person"] = parse_global_id(filters["person"], "Person", field="person")
             movies = MovieList(
                 filters=filters,
                 search=search,
@@ -67,6 +87,12 @@ class CatalogQueries(graphene.ObjectType):
             )
             page = paginate(movies, MovieConnection, first=first, after=after, last=last, before=before)
         return page
+
+    @staticmethod
+    def resolve_person(root, info, id):  # noqa: A002
+        with refused_as_bad_input():
+            pk = parse_global_id(id, "Person", field="id")
+        return people.person_get(pk=pk)
 
     @staticmethod
     def resolve_genres(root, info):

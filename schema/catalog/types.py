@@ -1,11 +1,18 @@
 import graphene
-from django.conf import settings
 from graphene import relay
 from graphene_django import DjangoObjectType
 
 from catalog import selectors
 from catalog.models import Genre, Movie
-from schema.catalog.loaders import genre_movie_counts, movie_genres, similar_movies, viewer_library_state
+from schema.catalog.loaders import (
+    genre_movie_counts,
+    movie_genres,
+    movie_keywords,
+    movie_tags,
+    similar_movies,
+    viewer_library_state,
+)
+from schema.catalog.people import MovieTmdbFields
 from schema.core.deferred import then
 from schema.core.pagination import CountableConnection, short_list_size
 
@@ -31,7 +38,20 @@ class GenreType(DjangoObjectType):
         return genre_movie_counts(info).load(genre.pk)
 
 
-class MovieType(DjangoObjectType):
+class MovieTagType(graphene.ObjectType):
+    """A MovieLens tag on a movie: a word or phrase people gave it, and how many of them did."""
+
+    name = graphene.String(required=True, description='The tag, spelled as most of its people did: "time travel".')
+    count = graphene.Int(required=True, description="How many people tagged the movie so (case-insensitively).")
+
+    class Meta:
+        name = "MovieTag"
+
+
+TAGS_DEFAULT = 10
+
+
+class MovieType(MovieTmdbFields, DjangoObjectType):
     """A movie of the catalog: MovieLens identity and statistics, enriched with TMDb metadata where known."""
 
     movielens_id = graphene.Int(required=True, description="MovieLens movieId.")
@@ -46,8 +66,18 @@ class MovieType(DjangoObjectType):
     overview = graphene.String(required=True, description="Plot summary from TMDb; empty when unknown.")
     runtime = graphene.Int(description="Running time in minutes.")
     original_language = graphene.String(description='ISO 639-1 code of the original language, e.g. "en".')
-    poster_url = graphene.String(description="Poster image URL (TMDb), when known.")
     genres = graphene.List(graphene.NonNull(GenreType), required=True, description="Genres, by name.")
+    keywords = graphene.List(
+        graphene.NonNull(graphene.String),
+        required=True,
+        description='TMDb keywords ("time travel", "heist"), alphabetically; empty when unknown.',
+    )
+    tags = graphene.List(
+        graphene.NonNull(MovieTagType),
+        required=True,
+        first=graphene.Int(description=f"How many (0–100; default {TAGS_DEFAULT})."),
+        description="MovieLens tags people gave the movie, most used first.",
+    )
     rating_count = graphene.Int(required=True, description="Number of ratings on Nexus.")
     rating_mean = graphene.Float(description="Mean rating (0.5–5.0); null when nobody has rated it.")
     bayesian_rating = graphene.Float(
@@ -97,16 +127,20 @@ class MovieType(DjangoObjectType):
     def resolve_original_language(movie, info):
         return movie.original_language or None
 
-    @staticmethod
-    def resolve_poster_url(movie, info):
-        return f"{settings.TMDB_IMAGE_BASE_URL}{movie.poster_path}" if movie.poster_path else None
-
     # Per-movie loads go through the request's loaders (schema/catalog/loaders.py): batched over every movie of
     # the request, whichever list it is in.
 
     @staticmethod
     def resolve_genres(movie, info):
         return movie_genres(info).load(movie.pk)
+
+    @staticmethod
+    def resolve_keywords(movie, info):
+        return movie_keywords(info).load(movie.pk)
+
+    @staticmethod
+    def resolve_tags(movie, info, first=None):
+        return movie_tags(info, short_list_size(TAGS_DEFAULT if first is None else first)).load(movie.pk)
 
     @staticmethod
     def resolve_my_rating(movie, info):
