@@ -168,6 +168,8 @@ class LibraryImport:
         """Rate the movie ``score`` (the services' rules: half stars); a new rating is dated ``at`` (first rated)
         and ``changed_at`` (last changed; ``at`` when not given)."""
         previous = self.scores.get(movie.pk)
+        if previous is not None and previous == Decimal(str(score)):
+            return UNCHANGED  # as rating_upsert would leave it, without its statements
         rating = services.rating_upsert(user=self.user, movie=movie, score=score)
         self.scores[movie.pk] = rating.score
         if previous is None:

@@ -156,12 +156,39 @@ def test_imdb_ten_point_ratings_become_half_stars(run_import, person):
     assert job["unmatchedRows"][0]["imdbId"] == "tt9999999" and job["unmatchedRows"][0]["line"] == 4
 
 
+TRAKT_WATCHLIST = json.dumps(
+    [
+        {
+            "rank": 1,
+            "id": 101,
+            "listed_at": "2022-02-01T10:00:00.000Z",
+            "notes": None,
+            "type": "movie",
+            "movie": {"title": "Heat", "year": 1995, "ids": {"trakt": 4, "slug": "heat-1995", "imdb": "tt0113277"}},
+        },
+        {
+            "rank": 2,
+            "id": 102,
+            "listed_at": "2022-02-02T10:00:00.000Z",
+            "notes": None,
+            "type": "movie",
+            "movie": {"title": "Unreleased Thing", "year": 2030, "ids": {"trakt": 5, "imdb": "tt99999990"}},
+        },
+    ]
+).encode()
+
+
 def test_trakt_json_matches_by_imdb_then_tmdb_id(run_import, person):
     job = run_import(TRAKT_RATINGS, name="ratings-movies.json", source="TRAKT")
+    listed = run_import(TRAKT_WATCHLIST, name="watchlist-movies.json", source="TRAKT")
 
     assert job["counts"]["created"] == 2 and job["counts"]["unmatched"] == 1
     assert scores(person) == {JUMANJI: Decimal("3.5"), FIGHT_CLUB: Decimal("2.0")}
     assert job["unmatchedRows"][0]["title"] == "Not In Any Catalog"
+    assert listed["counts"]["created"] == 1 and listed["unmatchedRows"][0]["imdbId"] == "tt99999990"
+    assert watchlist(person) == {HEAT}
+    added = WatchlistItem.objects.get(user=person).created_at
+    assert added.isoformat() == "2022-02-01T10:00:00+00:00"
 
 
 def test_importing_the_same_file_again_changes_nothing(run_import, person):
@@ -286,3 +313,15 @@ def library(user) -> dict:
             for model in (Rating, Favorite, WatchlistItem, WatchEvent, HiddenMovie)
         ],
     }
+
+
+def test_polling_the_job_sees_it_pending_then_done(client, gql, token, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(client, IMDB_RATINGS, name="ratings.csv", source="IMDB", token=token)
+        job_id = response.json()["data"]["importLibrary"]["job"]["id"]
+        pending = gql.data(JOB, {"id": job_id}, token=token)["importJob"]  # the answer is cached now
+    done = gql.data(JOB, {"id": job_id}, token=token)["importJob"]
+
+    assert (pending["status"], pending["counts"]["read"]) == ("PENDING", 0)
+    assert (done["status"], done["counts"]["read"]) == ("DONE", 3)
+    assert ImportJob.objects.get(pk=job_id).content in (b"", memoryview(b""))  # the file is not kept
