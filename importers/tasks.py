@@ -14,6 +14,6 @@ IMPORT_SOFT_TIME_LIMIT = 15 * 60
     soft_time_limit=IMPORT_SOFT_TIME_LIMIT,
     time_limit=IMPORT_SOFT_TIME_LIMIT + 60,
 )
-def library_import(job_id: str) -> str | None:
+def library_import(job_id: int) -> str | None:
     """Import a user's uploaded library file (users.portability.import_job_create queues it by this name)."""
     return library_import_run(job_id=job_id)

@@ -191,7 +191,6 @@ class ImportJob(models.Model):
         DONE = "done"
         FAILED = "failed"
 
-    id = models.UUIDField(primary_key=True, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     source = models.CharField(max_length=16, choices=Source.choices)
     filename = models.CharField(max_length=255, blank=True)

@@ -13,7 +13,6 @@ one transaction rides along with the first refresh it queues (users.events).
 """
 
 import logging
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,18 +60,18 @@ def import_job_create(*, user: User, source: str, filename: str, content: bytes)
             }
         )
     job = ImportJob.objects.create(
-        id=uuid.uuid4(), user=user, source=source, filename=(filename or "")[:FILENAME_MAX_LENGTH], content=content
+        user=user, source=source, filename=(filename or "")[:FILENAME_MAX_LENGTH], content=content
     )
     rows_changed(ImportJob, [job])
     transaction.on_commit(lambda: import_job_queue(job_id=job.pk), robust=True)
     return job
 
 
-def import_job_queue(*, job_id: uuid.UUID) -> bool:
+def import_job_queue(*, job_id: int) -> bool:
     """Queue the job's import by the task's name. A broker that cannot take it fails the job: the upload must be
     sent again (nothing was imported)."""
     try:
-        signature(IMPORT_TASK, kwargs={"job_id": str(job_id)}).apply_async()
+        signature(IMPORT_TASK, kwargs={"job_id": job_id}).apply_async()
     except OperationalError:
         logger.warning("Import %s could not be queued: the broker is unreachable", job_id, exc_info=True)
         import_job_fail(job_id=job_id, line=None, reason="The import could not be started; send the file again.")
@@ -80,18 +79,14 @@ def import_job_queue(*, job_id: uuid.UUID) -> bool:
     return True
 
 
-def import_job_get(*, user: User | None, job_id: str | uuid.UUID) -> ImportJob | None:
+def import_job_get(*, user: User | None, job_id: int) -> ImportJob | None:
     """The job with this id when it is ``user``'s own; None otherwise, exactly as for an id no job has."""
     if user is None or not user.is_authenticated:
         return None
-    try:
-        key = uuid.UUID(str(job_id))
-    except ValueError:
-        return None
-    return ImportJob.objects.filter(pk=key, user=user).defer("content").first()
+    return ImportJob.objects.filter(pk=job_id, user=user).defer("content").first()
 
 
-def import_job_start(*, job_id: str | uuid.UUID) -> ImportJob | None:
+def import_job_start(*, job_id: int) -> ImportJob | None:
     """Mark the job running and return it with its file; None when it has finished already (a task delivered
     twice). A job left running by a worker that died is started again: its writes were rolled back."""
     with transaction.atomic():
@@ -131,7 +126,7 @@ def import_job_finish(*, job: ImportJob, counts: ImportCounts, unmatched: list[d
     rows_changed(ImportJob, [job])
 
 
-def import_job_fail(*, job_id: str | uuid.UUID, line: int | None, reason: str) -> None:
+def import_job_fail(*, job_id: int, line: int | None, reason: str) -> None:
     """The job failed (nothing was imported): why, and on which line of the file; its file is dropped."""
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().filter(pk=job_id).first()

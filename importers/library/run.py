@@ -5,7 +5,6 @@ services refuse, fails the job with the line and the reason: the transaction is 
 """
 
 import logging
-import uuid
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -39,7 +38,7 @@ UNMATCHED_KEPT = 1000
 INTERNAL_FAILURE = "The import failed unexpectedly; nothing was imported. Try again later."
 
 
-def library_import_run(*, job_id: str | uuid.UUID) -> str | None:
+def library_import_run(*, job_id: int) -> str | None:
     """Run the job; its final status (None: it had finished already)."""
     job = import_job_start(job_id=job_id)
     if job is None:

@@ -3,10 +3,12 @@ went) and `me.libraryExport` (the whole library as a file that `importLibrary(so
 
 import graphene
 from django.utils import timezone
+from graphene import relay
 
 from importers.library.nexus_format import export_csv, export_filename, export_json
 from schema.core.auth import viewer
-from schema.core.errors import permission_denied
+from schema.core.errors import permission_denied, refused_as_bad_input
+from schema.core.ids import parse_global_id
 from schema.core.mutations import BaseMutation
 from schema.core.scalars import DateTime, Upload
 from users import portability
@@ -102,10 +104,9 @@ class ImportFailureType(graphene.ObjectType):
 
 
 class ImportJobType(graphene.ObjectType):
-    """One import of a library file, run by a worker. Only its owner can see it: for anyone else `importJob`
-    answers null, as for an id no job has."""
+    """One import of a library file, run by a worker. Only its owner can see it: for anyone else `importJob` and
+    `node(id:)` answer null, as for an id no job has."""
 
-    id = graphene.ID(required=True, description="The job's id, for importJob(id:).")
     source = graphene.Field(LibrarySource, required=True, description="What the file was read as.")
     filename = graphene.String(required=True, description="The uploaded file's name.")
     status = graphene.Field(ImportJobStatus, required=True, description="Where the job is.")
@@ -124,10 +125,12 @@ class ImportJobType(graphene.ObjectType):
 
     class Meta:
         name = "ImportJob"
+        interfaces = (relay.Node,)
+        possible_types = (ImportJob,)
 
-    @staticmethod
-    def resolve_id(job, info):
-        return str(job.pk)
+    @classmethod
+    def get_node(cls, info, id):  # noqa: A002 - graphene's name
+        return portability.import_job_get(user=viewer(info), job_id=id)
 
     @staticmethod
     def resolve_source(job, info):
@@ -206,13 +209,15 @@ class ImportLibrary(BaseMutation):
 class LibraryQueries(graphene.ObjectType):
     import_job = graphene.Field(
         ImportJobType,
-        id=graphene.ID(required=True, description="The id importLibrary returned."),
+        id=graphene.ID(required=True, description="The id (ImportJob.id) importLibrary returned."),
         description="One of your imports; null for an id none of your imports has (and when not logged in).",
     )
 
     @staticmethod
     def resolve_import_job(root, info, id):  # noqa: A002 - the argument's name in the API
-        return portability.import_job_get(user=viewer(info), job_id=id)
+        with refused_as_bad_input():
+            pk = parse_global_id(id, ImportJobType._meta.name, field="id")
+        return portability.import_job_get(user=viewer(info), job_id=pk)
 
 
 class LibraryMutations(graphene.ObjectType):

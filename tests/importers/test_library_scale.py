@@ -3,7 +3,6 @@ written through the library's services, one outbox row and one refresh for all o
 
 import csv
 import io
-import uuid
 
 import pytest
 
@@ -31,7 +30,7 @@ def test_thousands_of_ratings_import_in_one_job_and_again_change_nothing():
     content = imdb_export(movies)
 
     def run() -> ImportJob:
-        job = ImportJob.objects.create(id=uuid.uuid4(), user=person, source="imdb", filename="r.csv", content=content)
+        job = ImportJob.objects.create(user=person, source="imdb", filename="r.csv", content=content)
         assert library_import_run(job_id=job.pk) == ImportJob.Status.DONE
         return ImportJob.objects.get(pk=job.pk)
 

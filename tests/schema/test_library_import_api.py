@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from graphql_jwt.shortcuts import get_token
+from graphql_relay import from_global_id, to_global_id
 
 from catalog.models import Movie
 from recommender import tasks as recommender_tasks
@@ -29,6 +30,7 @@ JOB = """query($id: ID!) { importJob(id: $id) {
   unmatchedRows { line file kind title year imdbId tmdbId reason }
   failure { line reason }
 } }"""
+NODE = "query($id: ID!) { node(id: $id) { ... on ImportJob { status } } }"
 EXPORT = """query($format: LibraryExportFormat!) {
   me { libraryExport(format: $format) { filename contentType content } }
 }"""
@@ -249,14 +251,18 @@ def test_a_viewing_the_library_refuses_fails_the_file(run_import, person):
     assert not WatchEvent.objects.filter(user=person).exists()
 
 
-def test_a_job_is_its_owners_only(run_import, gql, client):
+def test_a_job_is_its_owners_only(run_import, gql, token):
     job = run_import(LETTERBOXD_RATINGS, name="ratings.csv", source="LETTERBOXD")
     other = get_token(person_create("someone-else"))
 
     assert gql.data(JOB, {"id": job["id"]}, token=other)["importJob"] is None
     assert gql.data(JOB, {"id": job["id"]})["importJob"] is None  # anonymous
-    assert gql.data(JOB, {"id": "00000000-0000-0000-0000-000000000000"}, token=other)["importJob"] is None
-    assert gql.data(JOB, {"id": "not-a-uuid"}, token=other)["importJob"] is None
+    assert gql.data(JOB, {"id": to_global_id("ImportJob", 10**9)}, token=other)["importJob"] is None
+    assert gql.data(NODE, {"id": job["id"]}, token=other)["node"] is None
+    assert gql.data(NODE, {"id": job["id"]})["node"] is None
+    assert gql.data(NODE, {"id": job["id"]}, token=token)["node"] == {"status": "DONE"}
+    malformed = gql.execute(JOB, {"id": to_global_id("Movie", 1)}, token=other)
+    assert malformed["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 def test_an_anonymous_upload_is_refused_and_queues_nothing(client):
@@ -324,4 +330,4 @@ def test_polling_the_job_sees_it_pending_then_done(client, gql, token, django_ca
 
     assert (pending["status"], pending["counts"]["read"]) == ("PENDING", 0)
     assert (done["status"], done["counts"]["read"]) == ("DONE", 3)
-    assert ImportJob.objects.get(pk=job_id).content in (b"", memoryview(b""))  # the file is not kept
+    assert bytes(ImportJob.objects.get(pk=from_global_id(job_id)[1]).content) == b""  # the file is not kept

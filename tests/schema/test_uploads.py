@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from graphql_jwt.settings import jwt_settings
 from graphql_jwt.shortcuts import get_token
+from graphql_relay import from_global_id
 
 from tests.users.factories import PASSWORD, person_create
 from users.models import ImportJob, User
@@ -48,7 +49,7 @@ def test_an_upload_creates_a_pending_job(client, ada):
 
     job = response.json()["data"]["importLibrary"]["job"]
     assert response.status_code == 200 and job["status"] == "PENDING"
-    stored = ImportJob.objects.get(pk=job["id"])
+    stored = ImportJob.objects.get(pk=from_global_id(job["id"])[1])
     assert (stored.user, stored.filename, bytes(stored.content)) == (ada, "ratings.csv", CSV)
 
 
