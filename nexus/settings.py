@@ -403,6 +403,10 @@ NEXUS_REFRESH_DELAY_SECONDS = float(os.environ.get("NEXUS_REFRESH_DELAY_SECONDS"
 NEXUS_RATING_PRIOR_MEAN = float(os.environ.get("NEXUS_RATING_PRIOR_MEAN", "3.5"))
 NEXUS_RATING_PRIOR_WEIGHT = float(os.environ.get("NEXUS_RATING_PRIOR_WEIGHT", "10"))
 
+# Library imports (importLibrary): the largest file accepted, in bytes, in a GraphQL multipart request
+# (schema/pipeline/multipart.py refuses a bigger request before reading it, with UPLOAD_TOO_LARGE).
+NEXUS_UPLOAD_MAX_BYTES = env_int("NEXUS_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+
 NEXUS_MOVIELENS = os.environ.get("NEXUS_MOVIELENS", "")
 TMDB_IMAGE_BASE_URL = os.environ.get("TMDB_IMAGE_BASE_URL", "https://image.tmdb.org/t/p/w500")
 # The TMDb API (catalog/tmdb): a v3 key or a v4 read access token turns sync_tmdb on; without either it is off.

@@ -6,15 +6,16 @@ from schema.catalog.queries import CatalogQueries
 from schema.core.node import NodeQueries
 from schema.recommender.mutations import RecommenderMutations
 from schema.recommender.queries import RecommenderQueries
+from schema.users.library import LibraryMutations, LibraryQueries
 from schema.users.mutations import UserMutations
 from schema.users.queries import UserQueries
 
 
-class Query(NodeQueries, UserQueries, CatalogQueries, RecommenderQueries, graphene.ObjectType):
+class Query(NodeQueries, UserQueries, LibraryQueries, CatalogQueries, RecommenderQueries, graphene.ObjectType):
     """Everything Nexus can answer."""
 
 
-class Mutation(UserMutations, RecommenderMutations, graphene.ObjectType):
+class Mutation(UserMutations, LibraryMutations, RecommenderMutations, graphene.ObjectType):
     """Everything Nexus can change: your account, your session tokens, your library and, for staff, the
     recommender."""
 

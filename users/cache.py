@@ -29,6 +29,7 @@ def library_rows_declare() -> None:
     from users.models import (
         Favorite,
         HiddenMovie,
+        ImportJob,
         LibraryChange,
         Rating,
         RefreshTokenFamily,
@@ -39,7 +40,7 @@ def library_rows_declare() -> None:
     )
 
     rows_shown_by(User, lambda users: {user_data_version_key(user.pk) for user in users})
-    for model in (Rating, Favorite, WatchlistItem, HiddenMovie, WatchEvent, User.favorite_genres.through):
+    for model in (Rating, Favorite, WatchlistItem, HiddenMovie, WatchEvent, ImportJob, User.favorite_genres.through):
         rows_shown_by(model, lambda rows: {user_data_version_key(row.user_id) for row in rows})
     for model in (RefreshTokenFamily, RefreshTokenFamilyMember, get_refresh_token_model(), LibraryChange):
         rows_shown_by(model, None)

@@ -11,6 +11,9 @@ a row when a refresh has read the change it stands for. So a refresh can run twi
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from celery import signature
 from django.conf import settings
@@ -31,12 +34,17 @@ REFRESH_QUEUED_SECONDS = 60
 PUBLISH_PAUSE_SECONDS = 10.0
 
 _publishing_paused_until = 0.0
+# Users whose change the current batch recorded already (``library_changes_batched``).
+_batch: ContextVar[set[int] | None] = ContextVar("library_changes_batch", default=None)
 
 
 def library_changed(*, user_id: int) -> None:
     """Records, in the caller's transaction, that the user's library changed (one row per user: a second change
     replaces the token of the first), and queues the refresh of their recommendations once it commits; a burst
     of changes runs one refresh."""
+    batch = _batch.get()
+    if batch is not None and user_id in batch:
+        return  # recorded in this transaction already (its row stays locked): its refresh follows the commit
     LibraryChange.objects.bulk_create(
         [LibraryChange(user_id=user_id, token=uuid.uuid4(), requested_at=timezone.now())],
         update_conflicts=True,
@@ -44,6 +52,19 @@ def library_changed(*, user_id: int) -> None:
         update_fields=["token", "requested_at"],
     )
     transaction.on_commit(lambda: refresh_publish(user_id=user_id), robust=True)
+    if batch is not None:
+        batch.add(user_id)
+
+
+@contextmanager
+def library_changes_batched() -> Iterator[None]:
+    """Inside one transaction (an import of a whole library): a user's first change is recorded and queues one
+    refresh after the commit; the following ones ride along with it instead of writing the outbox again."""
+    token = _batch.set(set())
+    try:
+        yield
+    finally:
+        _batch.reset(token)
 
 
 def _refresh_queued_key(user_id: int) -> str:

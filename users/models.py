@@ -169,3 +169,49 @@ class RefreshTokenFamilyMember(models.Model):
 
     def __str__(self):
         return f"{self.token_id} in {self.family_id}"
+
+
+class ImportJob(models.Model):
+    """One upload of a library exported elsewhere (Letterboxd, IMDb, Trakt) or by Nexus, and how its import went.
+
+    The mutation stores the file here and queues the import; the worker (importers.library) reads it, writes the
+    library in one transaction, and keeps the counts and the rows it could not match. The file is dropped once
+    the job has finished. Only its owner ever sees a job (users.library_import.import_job_get).
+    """
+
+    class Source(models.TextChoices):
+        LETTERBOXD = "letterboxd"
+        IMDB = "imdb"
+        TRAKT = "trakt"
+        NEXUS = "nexus"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    filename = models.CharField(max_length=255, blank=True)
+    content = models.BinaryField(blank=True, help_text="The uploaded file, until the job finishes.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    rows_read = models.PositiveIntegerField(default=0)
+    rows_matched = models.PositiveIntegerField(default=0)
+    rows_created = models.PositiveIntegerField(default=0)
+    rows_updated = models.PositiveIntegerField(default=0)
+    rows_unchanged = models.PositiveIntegerField(default=0)
+    rows_unmatched = models.PositiveIntegerField(default=0)
+    unmatched = models.JSONField(default=list, blank=True, help_text="The rows no movie matched, with the reason.")
+    error_line = models.PositiveIntegerField(null=True, blank=True, help_text="Line of the file a failure is about.")
+    error = models.TextField(blank=True, help_text="Why the job failed; nothing was imported then.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="importjob_user_recent")]
+
+    def __str__(self):
+        return f"{self.source} import {self.pk} of user {self.user_id}: {self.status}"

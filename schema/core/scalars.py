@@ -2,6 +2,7 @@
 GraphQL error (which the view would then report as a server error)."""
 
 import graphene
+from django.core.files.uploadedfile import UploadedFile
 from graphql import GraphQLError
 
 
@@ -19,3 +20,24 @@ class DateTime(graphene.DateTime):
             return graphene.DateTime.parse_value(value)
         except (OverflowError, ValueError):
             raise GraphQLError(f"DateTime cannot represent value: {value!r}") from None
+
+
+class Upload(graphene.Scalar):
+    """A file, sent as a part of a GraphQL multipart request (github.com/jaydenseric/graphql-multipart-request-spec:
+    `operations`, `map`, then the file parts). Input only: it cannot be written in a document or as JSON."""
+
+    @staticmethod
+    def serialize(value):
+        raise GraphQLError("An Upload is input only.")
+
+    @staticmethod
+    def parse_literal(node, _variables=None):
+        raise GraphQLError("A file is sent as a variable of a multipart request, not written in the document.")
+
+    @staticmethod
+    def parse_value(value):
+        if isinstance(value, UploadedFile):
+            return value
+        raise GraphQLError(
+            "Upload expects a file part of a multipart request (the `map` field puts it in the variables)."
+        )

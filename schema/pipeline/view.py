@@ -5,7 +5,7 @@ A request passes these steps, each in a module of its own:
 0. identity — who the request runs as, decided once from its access token (schema/pipeline/identity.py); a token
    that does not verify refuses the request with 401 unless it only runs the token mutations;
 1. size check — the raw body or query string against the document size limit, before anything is parsed
-   (schema/pipeline/limits.py);
+   (schema/pipeline/limits.py); file uploads: multipart bodies (schema/pipeline/multipart.py);
 2. parameters — the JSON body (one operation, or a bounded batch), and Apollo persisted queries
    (schema/pipeline/persisted.py);
 3. document — parsed and validated once per distinct text, limit rules included (schema/pipeline/documents.py);
@@ -44,7 +44,7 @@ from graphql_jwt.settings import jwt_settings
 
 from nexus import metrics
 from nexus.versions import viewer_version_bump, viewer_version_bump_now
-from schema.pipeline import documents, limits, negotiation, persisted, ratelimit, response_cache
+from schema.pipeline import documents, limits, multipart, negotiation, persisted, ratelimit, response_cache
 from schema.pipeline.errors import client_error_format
 from schema.pipeline.execution import IdentityExecutionContext
 from schema.pipeline.identity import credentials_refusal, request_identity
@@ -108,6 +108,8 @@ class NexusGraphQLView(GraphQLView):
         # Only access tokens authenticate here (schema/pipeline/identity.py): a signed-in admin's session is not a
         # credential of the API, so it can neither be served nor cached as anyone's answers.
         request.user = AnonymousUser()
+        if (upload_refusal := multipart.multipart_refusal(request)) is not None:  # before anything reads the body
+            return self.refusal_response(request, RequestRefused(*upload_refusal))
         serve = self.serve
         if _carries_token_cookie(request):
             # Browsers send cookies on their own, also on requests forged by other sites: a request that may
@@ -184,7 +186,7 @@ class NexusGraphQLView(GraphQLView):
         if content_type == "application/graphql":
             return {"query": request.body.decode(errors="replace")}
         if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            return request.POST
+            return multipart.form_body(request)
         return {}
 
     def operation_prepare(self, request, data, current_limits: limits.Limits, *, in_batch: bool) -> Operation:
@@ -432,6 +434,8 @@ def _check_size(request, current_limits: limits.Limits) -> None:
     maximum = current_limits.max_document_bytes
     if request.method == "GET":
         size = len(request.META.get("QUERY_STRING", ""))
+    elif multipart.is_multipart(request):  # files have their own limit (multipart_refusal): the document is this
+        size = multipart.operations_size(request)
     else:
         try:
             size = int(request.META.get("CONTENT_LENGTH") or 0)

@@ -7,6 +7,7 @@ from schema.core.auth import viewer
 from schema.core.errors import permission_denied
 from schema.core.pagination import CountableConnection, connection_args, paginate
 from schema.core.scalars import DateTime
+from schema.users.library import LibraryExportField
 from users import selectors
 from users.models import Rating, User, WatchEvent
 
@@ -77,7 +78,7 @@ class LibraryMovieConnection(CountableConnection):
         added_at = DateTime(required=True, description="When you added the movie to the list.")
 
 
-class UserType(DjangoObjectType):
+class UserType(LibraryExportField, DjangoObjectType):
     """Your account: profile and library. Only ever your own: no query returns another user, and `node(id:)`
     answers null for any id but your own account's."""
 

@@ -30,7 +30,11 @@ DELETE_RATING = """mutation($movie: ID!) { deleteRating(movieId: $movie) {
 
 # Object types a client keeps inside their parent rather than under an id: the roots, pages and their edges,
 # mutation payloads (see below), errors, a place in a recommendation list and the one recommender status.
-EMBEDDED = {"Query", "Mutation", "PageInfo", "Error", "Recommendation", "RecommenderStatus"}
+EMBEDDED = {
+    *("Query", "Mutation", "PageInfo", "Error", "Recommendation", "RecommenderStatus"),
+    # Parts of an import job and the library export: values kept inside their parent.
+    *("ImportCounts", "UnmatchedRow", "ImportFailure", "LibraryExport"),
+}
 
 
 class NormalizedCache:
