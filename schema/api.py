@@ -6,17 +6,18 @@ from schema.catalog.queries import CatalogQueries
 from schema.core.node import NodeQueries
 from schema.recommender.mutations import RecommenderMutations
 from schema.recommender.queries import RecommenderQueries
+from schema.users.lists import ListMutations, ListQueries
 from schema.users.mutations import UserMutations
 from schema.users.queries import UserQueries
 
 
-class Query(NodeQueries, UserQueries, CatalogQueries, RecommenderQueries, graphene.ObjectType):
+class Query(NodeQueries, UserQueries, ListQueries, CatalogQueries, RecommenderQueries, graphene.ObjectType):
     """Everything Nexus can answer."""
 
 
-class Mutation(UserMutations, RecommenderMutations, graphene.ObjectType):
-    """Everything Nexus can change: your account, your session tokens, your library and, for staff, the
-    recommender."""
+class Mutation(UserMutations, ListMutations, RecommenderMutations, graphene.ObjectType):
+    """Everything Nexus can change: your account, your session tokens, your library, your lists and, for staff,
+    the recommender."""
 
 
 schema = graphene.Schema(query=Query, mutation=Mutation)

@@ -169,3 +169,7 @@ class RefreshTokenFamilyMember(models.Model):
 
     def __str__(self):
         return f"{self.token_id} in {self.family_id}"
+
+
+# Custom lists live in a module of their own; imported here so that Django finds their models.
+from users.custom_list_models import CustomList, CustomListEntry  # noqa: E402, F401

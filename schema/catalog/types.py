@@ -5,7 +5,13 @@ from graphene_django import DjangoObjectType
 
 from catalog import selectors
 from catalog.models import Genre, Movie
-from schema.catalog.loaders import genre_movie_counts, movie_genres, similar_movies, viewer_library_state
+from schema.catalog.loaders import (
+    genre_movie_counts,
+    movie_genres,
+    similar_movies,
+    viewer_library_state,
+    viewer_lists_holding,
+)
 from schema.core.deferred import then
 from schema.core.pagination import CountableConnection, short_list_size
 
@@ -59,6 +65,12 @@ class MovieType(DjangoObjectType):
     my_rating = graphene.Float(description="Your rating (0.5–5.0); null when you have not rated it or are anonymous.")
     is_favorite = graphene.Boolean(required=True, description="Whether it is among your favorites.")
     in_watchlist = graphene.Boolean(required=True, description="Whether it is on your watchlist.")
+    # By name: the List type (schema/users) shows movies, so it is defined above this package.
+    in_my_lists = graphene.List(
+        graphene.NonNull("schema.users.list_types.ListType"),
+        required=True,
+        description="Your lists that hold it, most recently created first; empty when you are anonymous.",
+    )
     similar = graphene.List(
         graphene.NonNull(lambda: MovieType),
         required=True,
@@ -119,6 +131,10 @@ class MovieType(DjangoObjectType):
     @staticmethod
     def resolve_in_watchlist(movie, info):
         return then(viewer_library_state(info, movie.pk), lambda state: state.in_watchlist)
+
+    @staticmethod
+    def resolve_in_my_lists(movie, info):
+        return viewer_lists_holding(info, movie.pk)
 
     @staticmethod
     def resolve_similar(movie, info, first=None):

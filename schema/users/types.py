@@ -7,6 +7,7 @@ from schema.core.auth import viewer
 from schema.core.errors import permission_denied
 from schema.core.pagination import CountableConnection, connection_args, paginate
 from schema.core.scalars import DateTime
+from schema.users.list_types import lists_field, lists_page
 from users import selectors
 from users.models import Rating, User, WatchEvent
 
@@ -106,6 +107,7 @@ class UserType(DjangoObjectType):
         **connection_args(),
         description="Your viewings, most recent first.",
     )
+    lists = lists_field()
 
     class Meta:
         model = User
@@ -143,6 +145,10 @@ class UserType(DjangoObjectType):
     @staticmethod
     def resolve_history(user, info, **page):
         return paginate(selectors.user_history(user=_own(user, info)), WatchEventConnection, **page)
+
+    @staticmethod
+    def resolve_lists(user, info, **page):
+        return lists_page(_own(user, info), **page)
 
 
 def _own(user: User, info) -> User:
