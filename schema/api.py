@@ -5,13 +5,16 @@ import graphene
 from schema.catalog.queries import CatalogQueries
 from schema.core.node import NodeQueries
 from schema.recommender.mutations import RecommenderMutations
+from schema.recommender.onboarding import OnboardingQueries
 from schema.recommender.queries import RecommenderQueries
 from schema.users.lists import ListMutations, ListQueries
 from schema.users.mutations import UserMutations
 from schema.users.queries import UserQueries
 
 
-class Query(NodeQueries, UserQueries, ListQueries, CatalogQueries, RecommenderQueries, graphene.ObjectType):
+class Query(
+    NodeQueries, UserQueries, ListQueries, CatalogQueries, RecommenderQueries, OnboardingQueries, graphene.ObjectType
+):
     """Everything Nexus can answer."""
 
 
