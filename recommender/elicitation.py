@@ -18,6 +18,9 @@ import numpy as np
 
 # Half stars 0.5 … 5.0: the bins of a movie's rating histogram.
 SCORE_BINS = 10
+# The candidates: the most-rated movies, each rated at least this often (known enough to have been seen).
+POOL_SIZE = 2000
+POOL_MIN_RATINGS = 10
 GENRE_DECAY = 0.5
 DECADE_DECAY = 0.75
 

@@ -18,11 +18,16 @@ from catalog.cache import catalog_version
 from catalog.filters import genre_ids
 from catalog.models import Genre, Movie
 from nexus.caches import quietly
-from recommender.elicitation import SCORE_BINS, Candidates, elicitation_pick, informativeness
+from recommender.elicitation import (
+    POOL_MIN_RATINGS,
+    POOL_SIZE,
+    SCORE_BINS,
+    Candidates,
+    elicitation_pick,
+    informativeness,
+)
 from users.models import Rating
 
-POOL_SIZE = 2000
-POOL_MIN_RATINGS = 10
 POOL_CACHE_SECONDS = 3600
 
 
