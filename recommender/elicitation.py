@@ -1,15 +1,17 @@
 """Which movies to ask a new user to rate first (preference elicitation; pure numpy, no Django).
 
-A rating teaches the recommender most when the person has seen the movie (otherwise they skip it) and when
-people's ratings of it disagree (a movie everyone loves says little about anyone). Rashid et al. ("Getting to Know
-You: Learning New User Preferences in Recommender Systems", IUI 2002) found the product of the two — the entropy
-of a movie's ratings × the log of its number of ratings — among the best non-personalised strategies on MovieLens;
-``informativeness`` is that product.
+A rating teaches the recommender something only when the person has seen the movie (otherwise they skip it), and
+more when people's ratings of it disagree (a movie everyone loves says little about anyone). ``informativeness``
+is the expected information of asking: the share of people who rated the movie (how likely this person has seen
+it) × the entropy of its ratings (what an answer tells) — the "popularity × entropy" family of Rashid et al.
+("Getting to Know You: Learning New User Preferences in Recommender Systems", IUI 2002). Their log-popularity
+variant, and entropy alone, measured worse here (docs/recommender.md, "Onboarding").
 
 ``elicitation_pick`` then picks greedily by informativeness, discounted for what the picks so far already cover:
 a movie all of whose genres were picked before counts ``GENRE_DECAY`` times less per earlier pick of its least
 covered genre, and ``DECADE_DECAY`` times less per earlier pick of its decade. So the list spreads over genres and
-decades while staying among the informative movies.
+decades while staying among the informative movies; the decays are mild because every step away from the most
+seen movies cost list quality in the measurement.
 """
 
 from dataclasses import dataclass
@@ -21,8 +23,8 @@ SCORE_BINS = 10
 # The candidates: the most-rated movies, each rated at least this often (known enough to have been seen).
 POOL_SIZE = 2000
 POOL_MIN_RATINGS = 10
-GENRE_DECAY = 0.5
-DECADE_DECAY = 0.75
+GENRE_DECAY = 0.9
+DECADE_DECAY = 0.9
 
 
 def rating_entropy(histograms: np.ndarray) -> np.ndarray:
@@ -37,10 +39,10 @@ def rating_entropy(histograms: np.ndarray) -> np.ndarray:
 
 
 def informativeness(histograms: np.ndarray) -> np.ndarray:
-    """Entropy of the ratings × log2(1 + number of ratings): how much a rating of the movie tells, times how
-    likely a person is to have seen it (Rashid et al. 2002, "log popularity × entropy")."""
-    counts = np.asarray(histograms).sum(axis=1)
-    return rating_entropy(histograms) * np.log2(1.0 + counts)
+    """Number of ratings × their entropy (bits): proportional to the expected information of asking about the
+    movie, P(seen) × H(answer), with P(seen) estimated as the share of people who rated it."""
+    counts = np.asarray(histograms, dtype=np.float64).sum(axis=1)
+    return rating_entropy(histograms) * counts
 
 
 @dataclass(frozen=True)

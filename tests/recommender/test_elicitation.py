@@ -14,16 +14,16 @@ def test_entropy_is_zero_for_consensus_and_largest_for_a_split():
     assert entropy[2] == pytest.approx(1.0)
 
 
-def test_informativeness_grows_with_how_many_rated_it():
+def test_informativeness_is_the_number_of_ratings_times_their_entropy():
     split_few, split_many = [1, 0, 0, 0, 0, 0, 0, 0, 0, 1], [100, 0, 0, 0, 0, 0, 0, 0, 0, 100]
-    few, many = informativeness(np.array([split_few, split_many]))
-    assert many > few > 0
+    consensus = [0, 0, 0, 0, 0, 0, 0, 0, 0, 500]
+    assert informativeness(np.array([split_few, split_many, consensus])).tolist() == [2.0, 200.0, 0.0]
 
 
 def test_picks_spread_over_genres_and_decades_and_skip_what_is_not_eligible():
     # Three very informative dramas of the 1990s, a slightly less informative comedy and a 1970s drama.
     candidates = Candidates(
-        scores=np.array([10.0, 9.9, 9.8, 9.0, 8.0, 0.0]),
+        scores=np.array([10.0, 9.9, 9.8, 9.0, 8.5, 0.0]),
         genres=np.array([[1, 0], [1, 0], [1, 0], [0, 1], [1, 0], [0, 1]], dtype=bool),
         decades=np.array([1990, 1990, 1990, 1990, 1970, 2000]),
     )
