@@ -2,8 +2,8 @@
 of one list apply one after another (the list's row lock), so its positions stay 0 … n-1 with no two movies at
 one place, and the limits hold against concurrent requests.
 
-Runs outside pytest-django's per-test transaction (threads need committed rows); commits only rows of its own and
-deletes them again, whatever happens (as tests/users/test_concurrency.py)."""
+Runs outside pytest-django's per-test transaction (threads need committed rows); commits only rows of its own (an
+account and its movies) and deletes them again, whatever happens (as tests/users/test_concurrency.py)."""
 
 import random
 import uuid
@@ -11,6 +11,7 @@ import uuid
 from django.db.models import Count
 
 from catalog.models import Movie
+from tests.users.factories import movie_create
 from tests.users.test_concurrency import committing_database, run_at_once  # noqa: F401 - a fixture
 from users import custom_lists
 from users.models import CustomList, CustomListEntry, User
@@ -24,8 +25,8 @@ def _positions(custom_list) -> list[int]:
 
 def test_concurrent_moves_additions_and_removals_keep_positions_dense(committing_database, settings):  # noqa: F811
     owner = User.objects.create(username=f"lists-{uuid.uuid4().hex[:8]}")
+    movies = [movie_create() for _ in range(31)]
     try:
-        movies = list(Movie.objects.order_by("pk")[:31])
         custom_list = custom_lists.custom_list_create(user=owner, name="Busy")
         for movie in movies[:20]:
             custom_lists.custom_list_add(user=owner, list_id=custom_list.pk, movie=movie)
@@ -68,3 +69,4 @@ def test_concurrent_moves_additions_and_removals_keep_positions_dense(committing
         assert not CustomList.objects.values("slug").annotate(n=Count("id")).filter(n__gt=1).exists()
     finally:
         owner.delete()
+        Movie.objects.filter(pk__in=[movie.pk for movie in movies]).delete()
