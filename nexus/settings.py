@@ -406,6 +406,10 @@ NEXUS_RATING_PRIOR_WEIGHT = float(os.environ.get("NEXUS_RATING_PRIOR_WEIGHT", "1
 # Library imports (importLibrary): the largest file accepted, in bytes, in a GraphQL multipart request
 # (schema/pipeline/multipart.py refuses a bigger request before reading it, with UPLOAD_TOO_LARGE).
 NEXUS_UPLOAD_MAX_BYTES = env_int("NEXUS_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+# Custom lists (users/custom_lists.py): how many an account may have, and how many movies one may hold; beyond
+# them, createList and addToList answer LIMIT_EXCEEDED.
+NEXUS_LISTS_MAX_PER_USER = env_int("NEXUS_LISTS_MAX_PER_USER", 100)
+NEXUS_LIST_MAX_MOVIES = env_int("NEXUS_LIST_MAX_MOVIES", 1000)
 
 NEXUS_MOVIELENS = os.environ.get("NEXUS_MOVIELENS", "")
 TMDB_IMAGE_BASE_URL = os.environ.get("TMDB_IMAGE_BASE_URL", "https://image.tmdb.org/t/p/w500")

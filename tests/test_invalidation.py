@@ -22,8 +22,8 @@ from datasets.synthetic import SyntheticSize, synthetic_dataset_write
 from nexus import versions
 from tests.importers.test_import_tmdb import tmdb_row, write_tmdb
 from tests.users.factories import PASSWORD, movie_create, person_create
-from users import services
-from users.models import Rating, User
+from users import custom_lists, services
+from users.models import CustomList, CustomListEntry, Rating, User
 from users.statistics import movie_stats_refresh
 
 pytestmark = pytest.mark.django_db
@@ -150,6 +150,21 @@ WRITE_PATHS = {
     "watch event": lambda c: services.watch_event_create(user=c.ada, movie=c.movie),
     "login session": lambda c: services.refresh_token_rotate(token=services.refresh_token_create(user=c.ada).token),
     "statistics refresh": lambda c: movie_stats_refresh(movie_ids=[c.movie.pk]),
+    # Custom lists.
+    "list create": lambda c: custom_lists.custom_list_create(user=c.ada, name="Mine"),
+    "list update": lambda c: custom_lists.custom_list_update(user=c.ada, list_id=_list(c).pk, public=True),
+    "list delete": lambda c: custom_lists.custom_list_delete(user=c.ada, list_id=_list(c).pk),
+    "list add": lambda c: custom_lists.custom_list_add(user=c.ada, list_id=_list(c).pk, movie=c.movie),
+    "list move": lambda c: custom_lists.custom_list_move(
+        user=c.ada, list_id=_list(c, with_movies=2).pk, movie=c.movie, position=2
+    ),
+    "list remove": lambda c: custom_lists.custom_list_remove(
+        user=c.ada, list_id=_list(c, with_movies=2).pk, movie=c.movie
+    ),
+    "account delete with lists": lambda c: (
+        _list(c, with_movies=1),
+        services.user_account_delete(user=c.ada, password=PASSWORD),
+    ),
     # Staff in the admin.
     "admin: movie change": lambda c: _admin_change_movie(c.admin_client, c.movie),
     "admin: genre delete": lambda c: c.admin_client.post(
@@ -162,6 +177,21 @@ WRITE_PATHS = {
     "tmdb import": lambda c: _tmdb_import(c.tmp_path, c.movie),
     "tmdb sync": lambda c: _tmdb_sync(c.movie),
 }
+
+
+def _list(c, *, with_movies: int = 0) -> CustomList:
+    """A list of Ada's (its own writes unobserved: made before the observation starts), holding ``c.movie`` first
+    and other movies after it."""
+    custom_list = CustomList.objects.filter(user=c.ada).first()
+    if custom_list is None:
+        custom_list = CustomList.objects.create(user=c.ada, slug="ada-list-abcdef", name="Ada's")
+        movies = [c.movie, *Movie.objects.exclude(pk=c.movie.pk)[: max(with_movies - 1, 0)]][:with_movies]
+        for position, movie in enumerate(movies):
+            CustomListEntry.objects.create(custom_list=custom_list, movie=movie, position=position)
+    return custom_list
+
+
+LIST_PATHS = {"list update", "list delete", "list add", "list move", "list remove", "account delete with lists"}
 
 
 @dataclass
@@ -182,6 +212,8 @@ def test_every_write_path_bumps_the_versions_of_what_it_wrote(
     context = Context(ada=ada, movie=movie, admin_client=admin_client, tmp_path=tmp_path, now=timezone.now())
     if name == "statistics refresh":  # a rating the statistics do not count yet
         Rating.objects.create(user=ada, movie=movie, score=3, created_at=context.now, updated_at=context.now)
+    if name in LIST_PATHS:  # the list exists before: its creation is a write path of its own
+        _list(context, with_movies=2 if name in ("list move", "list remove") else 1 if "account" in name else 0)
     with observed(django_capture_on_commit_callbacks) as seen:
         WRITE_PATHS[name](context)
     written = seen.written_models()
@@ -202,7 +234,7 @@ def test_every_write_path_bumps_the_versions_of_what_it_wrote(
 
 def _row_like():
     """A stand-in row for asking a declaration which versions a row keys on (ids only matter as a family)."""
-    return type("Row", (), {"pk": 1, "user_id": 1})()
+    return type("Row", (), {"pk": 1, "user_id": 1, "custom_list_id": 1, "slug": "a-list"})()
 
 
 def _family(key: str) -> str:

@@ -28,15 +28,29 @@ def readme_operations() -> list[str]:
 
 def test_the_readme_has_examples_for_every_part():
     operations = "\n".join(readme_operations())
-    for field in ("movies(", "movie(", "register(", "tokenAuth(", "rateMovie(", "recommendations(", "similar("):
+    for field in (
+        "movies(",
+        "movie(",
+        "register(",
+        "tokenAuth(",
+        "rateMovie(",
+        "recommendations(",
+        "similar(",
+        "onboarding(",
+        "createList(",
+    ):
         assert field in operations
 
 
 def test_every_readme_example_answers_without_errors(gql):
     token = refresh = None
+    made: dict = {}  # the list a createList example made: the README writes "..." for its id and slug
     for operation in readme_operations():
         if refresh:  # the README writes "..." where a client puts the refresh token it holds
             operation = operation.replace('refreshToken: "..."', f'refreshToken: "{refresh}"')
+        if made:
+            operation = operation.replace('listId: "..."', f'listId: "{made["id"]}"')
+            operation = operation.replace('slug: "..."', f'slug: "{made["slug"]}"')
         body = gql.execute(operation, token=token)
         assert not body.get("errors"), f"{operation}\n{body['errors']}"
         for answer in body["data"].values():
@@ -44,4 +58,6 @@ def test_every_readme_example_answers_without_errors(gql):
                 pytest.fail(f"{operation}\n{answer['errors']}")
             if isinstance(answer, dict) and answer.get("token"):
                 token, refresh = answer["token"], answer.get("refreshToken") or refresh
+            if isinstance(answer, dict) and {"id", "slug"} <= set(answer.get("list") or {}):
+                made = answer["list"]
     assert token, "the README shows how to sign in"

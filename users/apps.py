@@ -8,7 +8,9 @@ class UsersConfig(AppConfig):
     def ready(self):
         from nexus.versions import viewer_version_register
         from users.cache import library_rows_declare, user_data_version_key
+        from users.custom_lists import custom_list_rows_declare
 
         # A signed-in viewer's cached answers are keyed by their own data version (users/cache.py).
         viewer_version_register(user_data_version_key)
         library_rows_declare()
+        custom_list_rows_declare()

@@ -215,3 +215,7 @@ class ImportJob(models.Model):
 
     def __str__(self):
         return f"{self.source} import {self.pk} of user {self.user_id}: {self.status}"
+
+
+# Custom lists live in a module of their own; imported here so that Django finds their models.
+from users.custom_list_models import CustomList, CustomListEntry  # noqa: E402, F401

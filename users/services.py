@@ -32,6 +32,7 @@ from users import throttling
 from users.events import library_changed
 from users.models import (
     RATING_SCORES,
+    CustomList,
     Favorite,
     HiddenMovie,
     Rating,
@@ -136,6 +137,7 @@ def user_delete(*, user: User) -> None:
     User.objects.select_for_update().get(pk=user.pk)
     rated_movie_ids = _lock_movies(Rating.objects.filter(user=user).values("movie_id"))
     rows_changed(User, [user])  # before the deletion clears its primary key
+    rows_changed(CustomList, CustomList.objects.filter(user=user).only("pk", "slug", "user_id"))  # shown to others
     user.delete()
     movie_stats_refresh(movie_ids=rated_movie_ids)
 

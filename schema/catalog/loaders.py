@@ -9,6 +9,7 @@ from recommender.selectors import similar_movies_many
 from schema.core.auth import viewer
 from schema.core.deferred import Deferred
 from schema.core.loaders import Loader, loader, loader_forget, request_memo_forget
+from users.custom_list_selectors import custom_lists_holding
 from users.selectors import NOT_IN_LIBRARY, LibraryState, library_states
 
 
@@ -91,6 +92,21 @@ def viewer_library_state(info, movie_id: int) -> LibraryState | Deferred:
     return load.load(movie_id)
 
 
+def viewer_lists_holding(info, movie_id: int) -> list | Deferred:
+    """The viewer's custom lists that hold the movie: one query for all the movies the request shows; none for
+    anonymous callers."""
+    user = viewer(info)
+    if user is None:
+        return []
+    load = loader(
+        info,
+        ("viewer_lists", user.pk),
+        lambda movie_ids: custom_lists_holding(user=user, movie_ids=movie_ids),
+        default=(),
+    )
+    return load.load(movie_id)
+
+
 def viewer_memo_prefix(user) -> str:
     """The start of the keys of request memos that hold something of this viewer's library (what they have seen)."""
     return f"viewer:{user.pk}:"
@@ -102,4 +118,5 @@ def viewer_library_forget(info) -> None:
     user = viewer(info)
     if user is not None:
         loader_forget(info, ("viewer_library", user.pk))
+        loader_forget(info, ("viewer_lists", user.pk))
         request_memo_forget(info, viewer_memo_prefix(user))

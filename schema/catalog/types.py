@@ -11,6 +11,7 @@ from schema.catalog.loaders import (
     movie_tags,
     similar_movies,
     viewer_library_state,
+    viewer_lists_holding,
 )
 from schema.catalog.people import MovieTmdbFields
 from schema.core.deferred import then
@@ -89,6 +90,12 @@ class MovieType(MovieTmdbFields, DjangoObjectType):
     my_rating = graphene.Float(description="Your rating (0.5–5.0); null when you have not rated it or are anonymous.")
     is_favorite = graphene.Boolean(required=True, description="Whether it is among your favorites.")
     in_watchlist = graphene.Boolean(required=True, description="Whether it is on your watchlist.")
+    # By name: the List type (schema/users) shows movies, so it is defined above this package.
+    in_my_lists = graphene.List(
+        graphene.NonNull("schema.users.list_types.ListType"),
+        required=True,
+        description="Your lists that hold it, most recently created first; empty when you are anonymous.",
+    )
     similar = graphene.List(
         graphene.NonNull(lambda: MovieType),
         required=True,
@@ -153,6 +160,10 @@ class MovieType(MovieTmdbFields, DjangoObjectType):
     @staticmethod
     def resolve_in_watchlist(movie, info):
         return then(viewer_library_state(info, movie.pk), lambda state: state.in_watchlist)
+
+    @staticmethod
+    def resolve_in_my_lists(movie, info):
+        return viewer_lists_holding(info, movie.pk)
 
     @staticmethod
     def resolve_similar(movie, info, first=None):

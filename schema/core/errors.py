@@ -23,6 +23,7 @@ class ErrorCode(graphene.Enum):
     WRONG_PASSWORD = "wrong_password"  # noqa: S105
     FORBIDDEN = "forbidden"
     RATE_LIMITED = "rate_limited"
+    LIMIT_EXCEEDED = "limit_exceeded"
     # The first vocabulary's names, kept so that clients that name them still validate; never returned.
     INVALID = "invalid"
     PERMISSION_DENIED = "permission_denied"
@@ -49,6 +50,7 @@ _CODE_DESCRIPTIONS = {
     "wrong_password": "The password does not match.",
     "forbidden": "The caller may not do this.",
     "rate_limited": "Too many attempts; try again later.",
+    "limit_exceeded": "A limit of the account is reached (lists per account, movies per list): remove something first.",
 }
 _KNOWN_CODES = set(_CODE_DESCRIPTIONS)
 _DEPRECATED_CODES = {

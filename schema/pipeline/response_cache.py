@@ -8,6 +8,9 @@ account and its data version (bumped by anything they change) — so a change of
 unreachable; they expire after ``NEXUS_RESPONSE_CACHE_SECONDS``. Entries of different viewers never share a key,
 so nothing about one viewer reaches another. When a version cannot be read (cache or store unreachable), nothing
 is cached. This module knows no domain: it asks ``nexus.versions`` what answers depend on.
+
+An answer that showed someone else's data (another user's public list) also recorded the versions of that data
+(``nexus.answer_versions``): it is stored with them, and served only while they are unchanged.
 """
 
 import functools
@@ -21,6 +24,7 @@ from django.conf import settings
 from django.core.cache import cache
 from graphql import GraphQLSchema, print_schema
 
+from nexus.answer_versions import answer_versions_current
 from nexus.caches import quietly
 from nexus.versions import shared_versions, viewer_version
 from schema.pipeline.identity import request_identity
@@ -86,13 +90,23 @@ def response_cache_key(
 
 
 def cached_data_get(key: str) -> bytes | None:
-    """The JSON of the cached response's ``data``, or None (a miss, or the cache is unreachable)."""
-    return quietly("Response cache lookup failed", lambda: cache.get(key))
+    """The JSON of the cached response's ``data``, or None (a miss, a version it recorded moved on, or the cache
+    is unreachable)."""
+    cached = quietly("Response cache lookup failed", lambda: cache.get(key))
+    if isinstance(cached, tuple):  # (data, the versions of others' data it shows)
+        data_json, recorded = cached
+        return data_json if answer_versions_current(recorded) else None
+    return cached
 
 
-def cached_data_set(key: str, data_json: bytes) -> None:
+def cached_data_set(key: str, data_json: bytes, depends_on: dict | None = None) -> None:
+    """Cache the answer; ``depends_on``: the versions of others' data it showed (``nexus.answer_versions``), by
+    key, as read before that data (an unreadable one, None, keeps it out of the cache)."""
+    if depends_on and None in depends_on.values():
+        return
+    entry = (data_json, dict(depends_on)) if depends_on else data_json
     # Unreachable, the response is served all the same; only the next request misses.
-    quietly("Response not cached", lambda: cache.set(key, data_json, timeout=settings.NEXUS_RESPONSE_CACHE_SECONDS))
+    quietly("Response not cached", lambda: cache.set(key, entry, timeout=settings.NEXUS_RESPONSE_CACHE_SECONDS))
 
 
 @functools.cache

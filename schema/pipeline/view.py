@@ -43,6 +43,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from graphql_jwt.settings import jwt_settings
 
 from nexus import metrics
+from nexus.answer_versions import answer_versions_collected
 from nexus.versions import viewer_version_bump, viewer_version_bump_now
 from schema.pipeline import documents, limits, multipart, negotiation, persisted, ratelimit, response_cache
 from schema.pipeline.errors import client_error_format
@@ -328,7 +329,8 @@ class NexusGraphQLView(GraphQLView):
             operation.errors, operation.status = [credentials], 401
             self.record(operation, errors=operation.errors)
             return
-        result = self.execute_operation(request, operation, node)
+        with answer_versions_collected() as depends_on:  # others' data the answer shows (nexus.answer_versions)
+            result = self.execute_operation(request, operation, node)
         if response_cache.response_cache_viewer(request) != viewer:
             cache_key = None  # the identity ended while this ran (its account was deleted): the answer is no one's
         if node.operation == OperationType.MUTATION and identity.subject is not None:
@@ -348,7 +350,7 @@ class NexusGraphQLView(GraphQLView):
             return
         operation.data_json = _encode(result.data)
         if cache_key is not None:
-            response_cache.cached_data_set(cache_key, operation.data_json)
+            response_cache.cached_data_set(cache_key, operation.data_json, depends_on)
 
     def execute_operation(self, request, operation: Operation, node) -> ExecutionResult:
         options = {

@@ -8,6 +8,7 @@ from schema.core.errors import permission_denied
 from schema.core.pagination import CountableConnection, connection_args, paginate
 from schema.core.scalars import DateTime
 from schema.users.library import LibraryExportField
+from schema.users.list_types import lists_field, lists_page
 from users import selectors
 from users.models import Rating, User, WatchEvent
 
@@ -107,6 +108,7 @@ class UserType(LibraryExportField, DjangoObjectType):
         **connection_args(),
         description="Your viewings, most recent first.",
     )
+    lists = lists_field()
 
     class Meta:
         model = User
@@ -144,6 +146,10 @@ class UserType(LibraryExportField, DjangoObjectType):
     @staticmethod
     def resolve_history(user, info, **page):
         return paginate(selectors.user_history(user=_own(user, info)), WatchEventConnection, **page)
+
+    @staticmethod
+    def resolve_lists(user, info, **page):
+        return lists_page(_own(user, info), **page)
 
 
 def _own(user: User, info) -> User:

@@ -242,6 +242,8 @@ def test_math_modules_do_not_import_django():
         "recommender.ranking",
         "recommender.metrics",
         "recommender.evaluation",
+        "recommender.elicitation",
+        "recommender.onboarding_evaluation",
     ]
     code = f"import sys\nfor name in {modules!r}:\n    __import__(name)\nprint('django' in sys.modules)"
     completed = subprocess.run([sys.executable, "-c", code], cwd=REPOSITORY, capture_output=True, text=True, check=True)

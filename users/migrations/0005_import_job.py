@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("users", "0003_library_change"),
+        ("users", "0004_custom_lists"),
     ]
 
     operations = [
