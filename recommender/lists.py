@@ -32,7 +32,7 @@ DECLARED_GENRE_WEIGHT = 1_000.0
 # "Popular with people who liked X and Y": looked for among the first places of each list, where the second
 # movie adds at least this share of what the first adds, both liked (at least this many stars, or favorited).
 PAIR_PLACES = 20
-PAIR_BALANCE = 0.6
+PAIR_BALANCE = 0.8
 LIKED_STARS = 4.0
 TRENDING_THIS_WEEK = 7 * 86_400
 
