@@ -2,10 +2,9 @@
 
 import logging.config
 import os
-import threading
 
 from celery import Celery
-from celery.signals import setup_logging, worker_init, worker_process_init, worker_ready
+from celery.signals import setup_logging, worker_init, worker_ready
 from threadpoolctl import threadpool_limits
 
 from nexus import metrics, request_context
@@ -51,12 +50,3 @@ def drain_refresh_outbox(sender=None, **kwargs):
         refresh_outbox_drain.delay()
     except Exception:  # noqa: BLE001 - beat's periodic drain is there when this one cannot be queued
         logging.getLogger(__name__).warning("Could not queue the outbox drain", exc_info=True)
-
-
-@worker_process_init.connect(weak=False)
-def preload_live_model(**kwargs):
-    """Each pool process loads the live model in the background as it starts, so that the first refresh it runs
-    (a newcomer's first ratings, after a deploy) does not wait for the model to be read from disk."""
-    from recommender.refresh import live_model_preload
-
-    threading.Thread(target=live_model_preload, name="live-model-preload", daemon=True).start()

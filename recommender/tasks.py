@@ -7,10 +7,13 @@ Every task acknowledges its message only when done (``acks_late``) and gives it 
 task must be safe to run again.
 """
 
+import threading
+
 from celery import shared_task
+from celery.signals import worker_process_init
 
 from nexus.database import statement_timeout_lifted
-from recommender import outbox, training
+from recommender import outbox, refresh, training
 from recommender.models import ModelRun
 
 
@@ -44,3 +47,10 @@ def refresh_user(*, user_id: int) -> None:
 def refresh_outbox_drain() -> None:
     """Queues the refreshes that changes recorded while the broker or Redis was unreachable."""
     outbox.refresh_requests_drain()
+
+
+@worker_process_init.connect(weak=False)
+def preload_live_model(**kwargs) -> None:
+    """Each pool process reads the live model in the background as it starts, so that the first refresh it runs
+    (a newcomer's first ratings, after a deploy) does not wait for the model to come off the disk."""
+    threading.Thread(target=refresh.live_model_preload, name="live-model-preload", daemon=True).start()
