@@ -201,3 +201,25 @@ def test_reasons_come_from_the_users_data(trained, gql):
         assert any(text == f"{first} and {second}" for first in liked for second in liked if first != second), (
             found.group(0)
         )
+
+
+def test_a_batch_adding_to_the_watchlist_no_longer_gets_that_movie(trained, client):
+    token = token_for(movielens_user(4))
+    headers = {"content_type": "application/json", "HTTP_AUTHORIZATION": f"Bearer {token}"}
+    planned = client.post("/graphql", [{"query": RECOMMENDATIONS, "variables": {"first": 5}}], **headers).json()
+    planned = planned[0]["data"]["recommendations"][0]["movie"]["id"]
+
+    answers = client.post(
+        "/graphql",
+        [
+            {"query": RECOMMENDATIONS, "variables": {"first": 19}},
+            {"query": ADD_TO_WATCHLIST, "variables": {"movie": planned}},
+            {"query": RECOMMENDATIONS, "variables": {"first": 20}},
+            {"query": RECOMMENDATIONS, "variables": {"first": 20, "all": True}},
+        ],
+        **headers,
+    ).json()
+
+    assert answers[1]["data"]["addToWatchlist"]["errors"] == []
+    before, after, everything = (answers[index]["data"]["recommendations"] for index in (0, 2, 3))
+    assert planned in ids(before) and planned not in ids(after) and planned in ids(everything)
