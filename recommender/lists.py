@@ -34,6 +34,10 @@ DECLARED_GENRE_WEIGHT = 1_000.0
 PAIR_PLACES = 20
 PAIR_BALANCE = 0.8
 LIKED_STARS = 4.0
+# Models whose ``contributions`` solve a system per user (ALS: Hu et al. section 5) already spend most of the
+# recommend step on the single-movie reasons; at ML-20M size a second pass would cost minutes, so their lists
+# keep "Because you rated X". Models whose contributions are a gather from an item-item matrix get the pairs.
+PAIRS_TOO_COSTLY = frozenset({"als"})
 TRENDING_THIS_WEEK = 7 * 86_400
 
 
@@ -140,6 +144,8 @@ def _liked_together(model: Hybrid, users: UserRows, items: np.ndarray, sources: 
     4★ or more, or favorited) that add most to the pick's score, where the second adds at least
     ``PAIR_BALANCE`` of what the first does: ``batch × candidates × 2`` item columns, ``NO_ITEM`` elsewhere."""
     together = np.full((*items.shape, 2), NO_ITEM, dtype=np.int64)
+    if model.collaborative.name in PAIRS_TOO_COSTLY:
+        return together
     liked = (users.ratings >= LIKED_STARS).maximum(users.favorited).tocsr()
     for row in range(items.shape[0]):
         user_row = users.confidence[row]
