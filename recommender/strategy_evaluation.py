@@ -96,7 +96,8 @@ def evaluate_strategies(dataset_path: str | Path, *, strategies: list[Strategy],
         for start in range(0, len(rows), BATCH_USERS):
             batch = rows[start : start + BATCH_USERS]
             scores = np.repeat(item_scores[None, :], len(batch), axis=0)
-            recommended[batch] = top_k(scores, depth, exclude=train.exclude[batch])[0]
+            ranked = top_k(scores, depth, exclude=train.exclude[batch])[0]
+            recommended[batch, : ranked.shape[1]] = ranked
         results.append(_scored(label, recommended, split, dataset.features, users_per_item, rows, k))
     return {"dataset": str(dataset_path), "seed": seed, "k": k, "seconds": time.perf_counter() - started}, results
 
