@@ -2,6 +2,8 @@
 rewritten (the ``refresh_user`` task, which ``recommender.outbox`` runs for each library change the library
 records through ``users.events``)."""
 
+import logging
+
 import numpy as np
 
 from recommender import store
@@ -14,6 +16,18 @@ from users.cache import user_data_version_bump
 from users.events import refresh_queued_clear
 
 REFRESH_ATTEMPTS = 3
+logger = logging.getLogger(__name__)
+
+
+def live_model_preload() -> None:
+    """Reads the live model into this process' memory (``model_load`` keeps it), so that the first refresh
+    finds it there; without a model, or with the store unreachable, the first refresh loads it as before."""
+    try:
+        version = store.current_version()
+        if version is not None:
+            model_load(version)
+    except Exception:  # noqa: BLE001 - an optimisation: the refresh loads what it needs anyway
+        logger.warning("Could not preload the live recommender model", exc_info=True)
 
 
 def user_recommendations_refresh(*, user_id: int) -> bool:

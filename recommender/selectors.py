@@ -3,7 +3,7 @@ fallbacks that answer when there is no list (item-to-item from recent high ratin
 favorite genres → popular). Nothing here fails because the store or the model is unavailable."""
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from django.db.models import F, QuerySet, Window
@@ -17,8 +17,10 @@ from nexus.metrics import RECOMMENDATION_CACHE
 from recommender import store
 from recommender.algorithms.hybrid import Source
 from recommender.models import ModelRun
+from recommender.scores import calibrated
 from recommender.store import Reason
-from users.models import Favorite, HiddenMovie, Rating, User, WatchEvent
+from recommender.strategies import Strategy, reorder_entries
+from users.models import Favorite, HiddenMovie, Rating, User, WatchEvent, WatchlistItem
 
 # Recent ratings at least this high seed the item-to-item fallback.
 SEED_MIN_SCORE = 4
@@ -32,41 +34,63 @@ class Recommendation:
     score: float
     source: Source
     reason: str
+    # Which ``recommender.scores.CURVES`` entry the movie's place is scored by: the kind of list it came from.
+    kind: str = "popular"
 
 
-def user_seen_movie_ids(*, user: User) -> frozenset[int]:
-    """Movies the user rated, favorited, watched or hid: never recommended to them (one query)."""
-    return frozenset(_seen_by_user([user.pk]).get(user.pk, ()))
+def user_seen_movie_ids(*, user: User, with_watchlist: bool = False) -> frozenset[int]:
+    """Movies the user rated, favorited, watched or hid: never recommended to them (one query); with
+    ``with_watchlist``, their watchlist too (left out of recommendations unless they ask for it)."""
+    return frozenset(_seen_by_user([user.pk], with_watchlist=with_watchlist).get(user.pk, ()))
 
 
 def recommendation_list(
-    *, user: User | None, first: int, genre: str | None = None, seen_movie_ids: frozenset[int] = frozenset()
+    *,
+    user: User | None,
+    first: int,
+    genre: str | None = None,
+    seen_movie_ids: frozenset[int] = frozenset(),
+    strategy: Strategy | str | None = None,
 ) -> list[Recommendation]:
-    """The viewer's ``first`` recommendations, optionally within one genre (name or slug).
+    """The viewer's ``first`` recommendations, optionally within one genre (name or slug), ordered by
+    ``strategy`` (default: the viewer's saved one, ``User.recommendation_strategy``).
 
     Signed-in viewers get their precomputed list without what they rated, watched or hid since it was computed
-    (``seen_movie_ids``, see ``user_seen_movie_ids``), topped up with popular movies when a genre leaves it
-    short; without a list, the fallbacks. Anonymous visitors get trending movies.
+    (``seen_movie_ids``, see ``user_seen_movie_ids``; pass the watchlist there too to leave it out), re-ranked
+    for the strategy, topped up with popular movies when a genre leaves it short; without a list, the
+    fallbacks. Anonymous visitors get trending movies. Scores are ``recommender.scores.calibrated``: in [0, 1]
+    and non-increasing down the list.
     """
     genre_id = filters.genre_id(genre)
     if first == 0:
         return []
     if user is None:
-        return _trending_recommendations(first=first, genre=genre, genre_id=genre_id)
+        return _scored(_trending_recommendations(first=first, genre=genre, genre_id=genre_id))
+    strategy = Strategy(strategy or user.recommendation_strategy or Strategy.BALANCED)
     try:
         entries = store.user_list(user_id=user.pk)
     except store.StoreUnavailable:
         RECOMMENDATION_CACHE.labels(outcome="fallback").inc()
-        return _fallback(
-            user=user, first=first, genre=genre, genre_id=genre_id, seen=seen_movie_ids, with_similar=False
+        return _scored(
+            _fallback(user=user, first=first, genre=genre, genre_id=genre_id, seen=seen_movie_ids, with_similar=False)
         )
     if entries is None:
         RECOMMENDATION_CACHE.labels(outcome="miss").inc()
-        return _fallback(user=user, first=first, genre=genre, genre_id=genre_id, seen=seen_movie_ids, with_similar=True)
+        return _scored(
+            _fallback(user=user, first=first, genre=genre, genre_id=genre_id, seen=seen_movie_ids, with_similar=True)
+        )
     RECOMMENDATION_CACHE.labels(outcome="hit").inc()
     entries = entries[~np.isin(entries["movie"], list(seen_movie_ids))]
-    picked = _stored_recommendations(entries, first=first, genre_id=genre_id)
-    return _topped_up(picked, first=first, genre=genre, seen=seen_movie_ids)
+    # Without a genre the first ``first`` of the order are served; with one, the whole order is filtered.
+    entries = reorder_entries(entries, strategy, k=first if genre_id is None else len(entries))
+    picked = _stored_recommendations(entries, first=first, genre_id=genre_id, kind=strategy.value)
+    return _scored(_topped_up(picked, first=first, genre=genre, seen=seen_movie_ids))
+
+
+def _scored(recommendations: list[Recommendation]) -> list[Recommendation]:
+    """The list with each score the calibrated estimate of its place and kind (``recommender.scores``)."""
+    scores = calibrated([recommendation.kind for recommendation in recommendations])
+    return [replace(picked, score=score) for picked, score in zip(recommendations, scores, strict=True)]
 
 
 def trending_movies(*, first: int, genre: str | None = None) -> list[Movie]:
@@ -113,24 +137,25 @@ def user_recommendations_export(
     except store.StoreUnavailable:
         lists = {}
     seen = _seen_by_user(list(lists))
+    balanced = {user_id: store.balanced(entries) for user_id, entries in lists.items()}
     unseen = {
         user_id: entries[~np.isin(entries["movie"], list(seen.get(user_id, ())))][:limit]
-        for user_id, entries in lists.items()
+        for user_id, entries in balanced.items()
     }
     listed = np.unique(np.concatenate([entries["movie"] for entries in unseen.values()] or [[]]))
     movielens_ids = dict(Movie.objects.filter(pk__in=listed.tolist()).values_list("pk", "movielens_id"))
     for user in users:
         if user.pk in unseen:
             entries = unseen[user.pk]
-            items = [
-                ExportedRecommendation(movie_id, movielens_ids[movie_id], score, Source(source))
-                for movie_id, score, source in zip(
-                    entries["movie"].tolist(),
-                    entries["score"].tolist(),
-                    entries["source"].tolist(),
-                    strict=True,
-                )
+            kept = [
+                (movie_id, Source(source))
+                for movie_id, source in zip(entries["movie"].tolist(), entries["source"].tolist(), strict=True)
                 if movie_id in movielens_ids
+            ]
+            scores = calibrated([Strategy.BALANCED.value] * len(kept))
+            items = [
+                ExportedRecommendation(movie_id, movielens_ids[movie_id], score, source)
+                for (movie_id, source), score in zip(kept, scores, strict=True)
             ]
         else:
             fallback = recommendation_list(user=user, first=limit, seen_movie_ids=user_seen_movie_ids(user=user))
@@ -141,11 +166,12 @@ def user_recommendations_export(
         yield user, items
 
 
-def _seen_by_user(user_ids: list[int]) -> dict[int, set[int]]:
-    """What each user rated, favorited, watched or hid, by user id (one query)."""
+def _seen_by_user(user_ids: list[int], *, with_watchlist: bool = False) -> dict[int, set[int]]:
+    """What each user rated, favorited, watched or hid (and, ``with_watchlist``, planned to watch), by user id
+    (one query)."""
+    models = (Rating, Favorite, WatchEvent, HiddenMovie, *((WatchlistItem,) if with_watchlist else ()))
     parts = [
-        model.objects.filter(user_id__in=user_ids).order_by().values_list("user_id", "movie_id")
-        for model in (Rating, Favorite, WatchEvent, HiddenMovie)
+        model.objects.filter(user_id__in=user_ids).order_by().values_list("user_id", "movie_id") for model in models
     ]
     rows = parts[0].union(*parts[1:])
     seen: dict[int, set[int]] = {}
@@ -168,13 +194,17 @@ def recommender_status() -> tuple[str | None, QuerySet[ModelRun]]:
 # --- Building lists -----------------------------------------------------------------------------------------
 
 
-def _stored_recommendations(entries: np.ndarray, *, first: int, genre_id: int | None) -> list[Recommendation]:
+def _stored_recommendations(
+    entries: np.ndarray, *, first: int, genre_id: int | None, kind: str
+) -> list[Recommendation]:
     """Recommendations from stored ``store.ENTRY`` records, best first: the movies, and those their reasons
     name, from one read of their cards."""
     # Without a genre filter every listed movie qualifies, so only the first few need loading.
     candidates = entries if genre_id is not None else entries[:first]
     candidate_ids = candidates["movie"].tolist()
-    named_ids = candidates["subject"][np.isin(candidates["reason"], _MOVIE_REASONS)].tolist()
+    naming = np.isin(candidates["reason"], [*_MOVIE_REASONS, Reason.LIKED_TOGETHER])
+    together = candidates["reason"] == Reason.LIKED_TOGETHER
+    named_ids = [*candidates["subject"][naming].tolist(), *candidates["other"][together].tolist()]
     cards = movie_cards([*candidate_ids, *named_ids])
     movies = in_order(cards, candidate_ids, genre_id=genre_id)[:first]
     by_movie = {int(entry["movie"]): entry for entry in candidates}
@@ -186,8 +216,14 @@ def _stored_recommendations(entries: np.ndarray, *, first: int, genre_id: int | 
             score=float(entry["score"]),
             source=Source(int(entry["source"])),
             reason=_reason_text(
-                Reason(int(entry["reason"])), cards[movie.pk], int(entry["subject"]), int(entry["stars"]), titles
+                Reason(int(entry["reason"])),
+                cards[movie.pk],
+                int(entry["subject"]),
+                int(entry["stars"]),
+                titles,
+                other=int(entry["other"]),
             ),
+            kind=kind,
         )
         for movie, entry in zip(movies, chosen, strict=True)
     ]
@@ -196,7 +232,14 @@ def _stored_recommendations(entries: np.ndarray, *, first: int, genre_id: int | 
 _MOVIE_REASONS = (Reason.RATED, Reason.FAVORITED, Reason.WATCHED)
 
 
-def _reason_text(reason: Reason, card: MovieCard, subject: int, half_stars: int, titles: dict[int, str]) -> str:
+def _reason_text(
+    reason: Reason, card: MovieCard, subject: int, half_stars: int, titles: dict[int, str], *, other: int = 0
+) -> str:
+    """The reason in words, from the stored codes: ``subject`` and ``other`` name movies (``titles``) or one of
+    the movie's genres; ``half_stars`` is the user's rating, or for a trending movie whether it had activity
+    this week."""
+    if reason == Reason.LIKED_TOGETHER and subject in titles and other in titles:
+        return f"Popular with people who liked {titles[subject]} and {titles[other]}"
     if reason in _MOVIE_REASONS and subject in titles:
         title = titles[subject]
         if reason == Reason.RATED:
@@ -207,6 +250,10 @@ def _reason_text(reason: Reason, card: MovieCard, subject: int, half_stars: int,
     genre = next((genre.name for genre in card.genres if genre.pk == subject), None)
     if reason == Reason.LIKED_GENRE and genre:
         return f"Because you like {genre}"
+    if reason == Reason.TRENDING_IN_GENRE and genre:
+        return f"Trending in {genre} this week" if half_stars else f"Trending in {genre}"
+    if reason == Reason.LIKED_TOGETHER and subject in titles:  # one of the two is no longer in the catalog
+        return f"Because you liked {titles[subject]}"
     if reason == Reason.TRENDING:
         return "Trending now"
     if reason == Reason.POPULAR:
@@ -219,7 +266,11 @@ def _trending_recommendations(*, first: int, genre: str | None, genre_id: int | 
         entries = store.trending_list(genre_id=genre_id)
     except store.StoreUnavailable:
         entries = None
-    picked = _stored_recommendations(entries[:first], first=first, genre_id=None) if entries is not None else []
+    picked = (
+        _stored_recommendations(entries[:first], first=first, genre_id=None, kind="trending")
+        if entries is not None
+        else []
+    )
     return _topped_up(picked, first=first, genre=genre, seen=frozenset())
 
 
@@ -290,6 +341,7 @@ def _item_to_item(*, user: User, first: int, genre_id: int | None, seen: frozens
             reason=_reason_text(
                 Reason.RATED, cards[movie.pk], strongest[movie.pk][1], int(seeds[strongest[movie.pk][1]] * 2), titles
             ),
+            kind="similar",
         )
         for movie in movies
     ]

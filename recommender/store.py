@@ -6,7 +6,7 @@ pointer with one ``set``. Readers read the pointer, then a list under that versi
 model or the previous one — never a half-written or mixed one. The version a flip replaces stays readable for
 ``RETIRED_GRACE`` seconds (readers that just read the old pointer finish), and is deleted at the next flip.
 
-Lists are numpy record arrays (``ENTRY``: 15 bytes per entry), pickled by the cache backend as raw buffers.
+Lists are numpy record arrays (``ENTRY``: 25 bytes per entry), pickled by the cache backend as raw buffers.
 """
 
 from collections.abc import Iterable, Iterator, Mapping
@@ -20,6 +20,7 @@ from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
 from nexus.versions import forget_recent, recently_read
+from recommender.strategies import NOT_BALANCED
 
 ALIAS = "recommendations"
 POINTER_KEY = "current"
@@ -29,8 +30,11 @@ SIMILAR_BUCKET = 64
 RETIRED_GRACE = 10 * 60
 WRITE_BATCH = 500
 
-# One recommended movie: its score and source (``recommender.algorithms.hybrid.Source`` codes), and why
-# (``Reason``, about ``subject`` — a movie or genre id — with ``stars`` in half stars for ratings).
+# One recommended movie: its score (the model's relevance, comparable within the list only; serving turns
+# places into ``recommender.scores``) and source (``recommender.algorithms.hybrid.Source`` codes), and why
+# (``Reason``, about ``subject`` and ``other`` — movie or genre ids — with ``stars`` in half stars for ratings).
+# What the strategies re-rank by (``recommender.strategies``): ``place`` in the balanced list (255: an extra
+# candidate), ``familiarity`` (the movie's popularity percentile × 255) and ``genres`` (a bitmask).
 ENTRY = np.dtype(
     [
         ("movie", "<i4"),
@@ -39,6 +43,10 @@ ENTRY = np.dtype(
         ("reason", "i1"),
         ("subject", "<i4"),
         ("stars", "i1"),
+        ("other", "<i4"),
+        ("place", "u1"),
+        ("familiarity", "u1"),
+        ("genres", "<u4"),
     ]
 )
 # Movies like one movie, most similar first (``movie`` -1 pads a short list).
@@ -56,6 +64,8 @@ class Reason(IntEnum):
     POPULAR = 4
     TRENDING = 5
     TASTE = 6  # nothing more specific: the user's history as a whole
+    LIKED_TOGETHER = 7  # subject and other: two movies the user liked that together speak for this one
+    TRENDING_IN_GENRE = 8  # subject: a genre in which the movie trends (stars: 1 if it had activity this week)
 
 
 class StoreUnavailable(Exception):
@@ -96,6 +106,21 @@ def empty_entries(length: int) -> np.ndarray:
     return np.zeros(length, dtype=ENTRY)
 
 
+def balanced(entries: np.ndarray) -> np.ndarray:
+    """A stored user list's balanced part (the production order), without the extra candidates."""
+    return entries[entries["place"] != NOT_BALANCED]
+
+
+def _current_format(entries: np.ndarray | None) -> np.ndarray | None:
+    """Lists written before a field was added read as lists of today's ``ENTRY`` (the new fields zero)."""
+    if entries is None or entries.dtype == ENTRY:
+        return entries
+    upgraded = empty_entries(len(entries))
+    for name in entries.dtype.names:
+        upgraded[name] = entries[name]
+    return upgraded
+
+
 # --- Reading ------------------------------------------------------------------------------------------------
 
 
@@ -127,7 +152,7 @@ def user_list(*, user_id: int) -> np.ndarray | None:
     """The user's list (``ENTRY`` records, best first) in the current version; None when it has none."""
     version = _serving_version()
     with _backend_errors():
-        return _cache().get(_user_key(version, user_id))
+        return _current_format(_cache().get(_user_key(version, user_id)))
 
 
 def user_lists(*, user_ids: Iterable[int]) -> dict[int, np.ndarray]:
@@ -136,7 +161,7 @@ def user_lists(*, user_ids: Iterable[int]) -> dict[int, np.ndarray]:
     keys = {_user_key(version, user_id): user_id for user_id in user_ids}
     with _backend_errors():
         found = _cache().get_many(list(keys))
-    return {keys[key]: entries for key, entries in found.items()}
+    return {keys[key]: _current_format(entries) for key, entries in found.items()}
 
 
 def similar_lists(*, movie_ids: Iterable[int]) -> dict[int, np.ndarray]:
@@ -160,7 +185,7 @@ def trending_list(*, genre_id: int | None = None) -> np.ndarray | None:
     """Trending movies (``ENTRY`` records), overall or within one genre, in the current version."""
     version = _serving_version()
     with _backend_errors():
-        return _cache().get(_trending_key(version, genre_id))
+        return _current_format(_cache().get(_trending_key(version, genre_id)))
 
 
 # --- Writing ------------------------------------------------------------------------------------------------

@@ -7,10 +7,13 @@ Every task acknowledges its message only when done (``acks_late``) and gives it 
 task must be safe to run again.
 """
 
+import threading
+
 from celery import Task, shared_task
+from celery.signals import worker_process_init
 
 from nexus.database import statement_timeout_lifted
-from recommender import outbox, training
+from recommender import outbox, refresh, training
 from recommender.models import ModelRun
 
 
@@ -76,3 +79,10 @@ def precompute_shard(*, run_id: int, version: str, shard: int, user_ids: list[in
 def precompute_finish(summaries: list, *, run_id: int, shards: int, snapshot_at: str) -> None:
     """The chord's callback: checks that every shard finished, then switches readers to the new version."""
     training.precompute_finished(summaries, run_id=run_id, shards=shards, snapshot_at=snapshot_at)
+
+
+@worker_process_init.connect(weak=False)
+def preload_live_model(**kwargs) -> None:
+    """Each pool process reads the live model in the background as it starts, so that the first refresh it runs
+    (a newcomer's first ratings, after a deploy) does not wait for the model to come off the disk."""
+    threading.Thread(target=refresh.live_model_preload, name="live-model-preload", daemon=True).start()

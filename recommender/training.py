@@ -151,7 +151,7 @@ def _train(run: ModelRun, timings: dict[str, float], progress: Progress | None =
     with _timed(timings, "similar", progress):
         similar = similar_lists(model, catalog)
     with _timed(timings, "trending", progress):
-        trending = trending_lists(model, catalog)
+        trending = trending_lists(model, catalog, interactions)
     with _timed(timings, "save_model", progress):
         model_save(run.version, model, catalog)
     with _timed(timings, "write", progress):
@@ -299,8 +299,8 @@ def _list_metrics(user_lists: dict[int, np.ndarray], *, n_items: int, caught_up:
         return {"users_with_lists": 0, "refreshed_after_switch": caught_up}
     padded = np.full((len(user_lists), LIST_LENGTH), NO_ITEM, dtype=np.int64)
     for row, entries in enumerate(user_lists.values()):
-        padded[row, : len(entries)] = entries["movie"]
-    reasons = np.concatenate([entries["reason"] for entries in user_lists.values()])
+        padded[row, : len(store.balanced(entries))] = store.balanced(entries)["movie"]
+    reasons = np.concatenate([store.balanced(entries)["reason"] for entries in user_lists.values()])
     return {
         "users_with_lists": len(user_lists),
         "catalog_coverage@10": round(catalog_coverage(padded, n_items, 10), 4),

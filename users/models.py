@@ -2,6 +2,7 @@ import unicodedata
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -32,12 +33,33 @@ class UsernameKeyField(models.TextField):
 class User(AbstractUser):
     """A Nexus account. Imported MovieLens users are real users too (``movielens-<id>``, unusable password)."""
 
+    class RecommendationStrategy(models.TextChoices):
+        """How the user's recommendations are ordered by default (``recommender.strategies.Strategy``)."""
+
+        BALANCED = "balanced", "balanced"
+        FAMILIAR = "familiar", "familiar"
+        DISCOVERY = "discovery", "discovery"
+
+        @classmethod
+        def cleaned(cls, value: str) -> str:
+            """``value`` when it is a strategy; otherwise a ValidationError on the profile field."""
+            if value not in cls.values:
+                error = ValidationError("Unknown strategy %(value)s.", code="invalid", params={"value": value})
+                raise ValidationError({"recommendation_strategy": error})
+            return value
+
     username_key = UsernameKeyField(unique=True, editable=False, help_text="The username as logins match it.")
     email = models.EmailField(blank=True)
     display_name = models.CharField(max_length=100, blank=True)
     bio = models.TextField(max_length=2000, blank=True)
     favorite_genres = models.ManyToManyField("catalog.Genre", blank=True, related_name="fans")
     movielens_id = models.PositiveIntegerField(null=True, blank=True, unique=True, help_text="MovieLens userId.")
+    recommendation_strategy = models.CharField(
+        max_length=16,
+        choices=RecommendationStrategy.choices,
+        default=RecommendationStrategy.BALANCED,
+        help_text="How recommendations are ordered when a request does not say.",
+    )
 
     class Meta:
         constraints = [

@@ -86,9 +86,12 @@ def user_profile_update(
     bio: str | None = None,
     email: str | None = None,
     favorite_genres: list[str] | None = None,
+    recommendation_strategy: str | None = None,
 ) -> User:
     """Change the given parts of the profile; None leaves a part as it is (an empty genre list clears them)."""
     checks: dict[str, Callable[[], Any]] = {}
+    if recommendation_strategy is not None:
+        checks["recommendation_strategy"] = partial(User.RecommendationStrategy.cleaned, recommendation_strategy)
     if display_name is not None:
         checks["display_name"] = partial(_clean_text, display_name, field="display_name", limit=DISPLAY_NAME_MAX_LENGTH)
     if bio is not None:

@@ -19,8 +19,7 @@ A request passes these steps, each in a module of its own:
 7. encoding — orjson, in the media type the client accepts with the status GraphQL over HTTP gives it
    (schema/pipeline/negotiation.py), with ``extensions.cost``, ``extensions.rateLimit`` and the rate-limit headers.
 
-Errors meant for clients keep their message; anything unexpected becomes "Internal server error." with an id
-that is logged with the traceback (schema/pipeline/errors.py).
+Errors for clients keep their message; others become "Internal server error." and a logged id (pipeline/errors.py).
 """
 
 import json

@@ -9,6 +9,7 @@ from schema.core.loaders import request_memo
 from schema.core.pagination import SHORT_LIST_DEFAULT, SHORT_LIST_MAX, short_list_size
 from schema.recommender.auth import require_staff
 from schema.recommender.types import RecommendationType, RecommenderStatusType
+from schema.users.types import RecommendationStrategy
 
 FIRST_HELP = f"How many (0–{SHORT_LIST_MAX}; default {SHORT_LIST_DEFAULT})."
 GENRE_HELP = "Only this genre (name or slug)."
@@ -20,8 +21,17 @@ class RecommenderQueries(graphene.ObjectType):
         required=True,
         first=graphene.Int(default_value=SHORT_LIST_DEFAULT, description=FIRST_HELP),
         genre=graphene.String(description=GENRE_HELP),
-        description="Movies for you, best first, each with a reason; never one you rated, watched or hid. "
-        "Anonymous visitors get what is trending.",
+        strategy=graphene.Argument(
+            RecommendationStrategy,
+            description="How to order the list. Left out: your saved strategy (`me.recommendationStrategy`, set "
+            "with updateProfile), which is BALANCED until you change it; BALANCED for anonymous visitors.",
+        ),
+        include_watchlist=graphene.Boolean(
+            default_value=False,
+            description="Also list movies on your watchlist (left out by default: you already plan to watch them).",
+        ),
+        description="Movies for you, best first, each with a reason; never one you rated, watched or hid, nor by "
+        "default one on your watchlist. Anonymous visitors get what is trending.",
     )
     trending = graphene.List(
         graphene.NonNull(MovieType),
@@ -37,18 +47,29 @@ class RecommenderQueries(graphene.ObjectType):
     )
 
     @staticmethod
-    def resolve_recommendations(root, info, first=SHORT_LIST_DEFAULT, genre=None):
+    def resolve_recommendations(
+        root, info, first=SHORT_LIST_DEFAULT, genre=None, strategy=None, include_watchlist=False
+    ):
         size = short_list_size(first)
         user = viewer(info)
+        with_watchlist = not include_watchlist
         seen = (
             request_memo(
-                info, f"{viewer_memo_prefix(user)}seen_movie_ids", lambda: selectors.user_seen_movie_ids(user=user)
+                info,
+                f"{viewer_memo_prefix(user)}seen_movie_ids:{'with' if with_watchlist else 'without'}_watchlist",
+                lambda: selectors.user_seen_movie_ids(user=user, with_watchlist=with_watchlist),
             )
             if user
             else frozenset()
         )
         with refused_as_bad_input():
-            recommendations = selectors.recommendation_list(user=user, first=size, genre=genre, seen_movie_ids=seen)
+            recommendations = selectors.recommendation_list(
+                user=user,
+                first=size,
+                genre=genre,
+                seen_movie_ids=seen,
+                strategy=getattr(strategy, "value", strategy),  # graphene gives the enum member
+            )
         return recommendations
 
     @staticmethod

@@ -35,12 +35,15 @@ class RecommendationType(graphene.ObjectType):
     movie = graphene.Field(graphene.NonNull(MovieType), description="The movie.")
     score = graphene.Float(
         required=True,
-        description="How well it matches you (higher is better, comparable within one list only); the order "
-        "of the list also weighs variety.",
+        description="How likely you are to watch and rate it, 0 to 1: the share of people for whom a movie at "
+        "this place of this kind of list (personal, similar, popular, trending) was one they went on to rate, "
+        "measured offline. Comparable across lists and sources; never higher than the score above it.",
     )
     source = graphene.Field(RecommendationSource, required=True, description="Where the recommendation comes from.")
     reason = graphene.String(
-        required=True, description='Why, for people: "Because you rated Alien 5★", "Trending now".'
+        required=True,
+        description='Why, for people, from your data: "Because you rated Alien 5★", "Because you like Sci-Fi", '
+        '"Popular with people who liked Alien and Aliens", "Trending in Comedy this week".',
     )
 
     class Meta:

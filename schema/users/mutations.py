@@ -10,7 +10,7 @@ from schema.core.ids import parse_global_id
 from schema.core.mutations import BaseMutation
 from schema.core.scalars import DateTime
 from schema.users import auth
-from schema.users.types import RatingType, UserType, WatchEventType
+from schema.users.types import RatingType, RecommendationStrategy, UserType, WatchEventType
 from users import services
 
 NEW_ACCESS_HELP = f"{auth.ACCESS_HELP} Null when there are errors."
@@ -61,9 +61,16 @@ class UpdateProfile(BaseMutation):
         favorite_genres = graphene.List(
             graphene.NonNull(graphene.String), description="Genres you like (names or slugs); [] clears them."
         )
+        recommendation_strategy = graphene.Argument(
+            RecommendationStrategy, description="How your recommendations are ordered when a request does not say."
+        )
 
     @classmethod
     def perform(cls, info, **changes):
+        if changes.get("recommendation_strategy") is not None:  # graphene gives the enum member
+            changes["recommendation_strategy"] = getattr(
+                changes["recommendation_strategy"], "value", changes["recommendation_strategy"]
+            )
         return {"user": services.user_profile_update(user=info.context.user, **changes)}
 
 

@@ -12,6 +12,17 @@ from schema.users.list_types import lists_field, lists_page
 from users import selectors
 from users.models import Rating, User, WatchEvent
 
+_STRATEGY_DESCRIPTIONS = {
+    User.RecommendationStrategy.BALANCED: "The production order: what fits you best, with some variety of genres.",
+    User.RecommendationStrategy.FAMILIAR: "Well-known, well-liked movies the recommender is most sure of for you.",
+    User.RecommendationStrategy.DISCOVERY: "Fewer famous titles: the long tail of what fits you, more varied.",
+}
+RecommendationStrategy = graphene.Enum.from_enum(
+    User.RecommendationStrategy,
+    name="RecommendationStrategy",
+    description=lambda value: _STRATEGY_DESCRIPTIONS[value] if value else "How recommendations are ordered.",
+)
+
 
 class RatingType(DjangoObjectType):
     """Your rating of a movie: one per movie, so re-rating changes this object (same id). `node(id:)` fetches
@@ -103,6 +114,10 @@ class UserType(LibraryExportField, DjangoObjectType):
         **connection_args(),
         description="Movies you want to watch, most recently added first.",
     )
+    recommendation_strategy = graphene.Field(
+        graphene.NonNull(RecommendationStrategy),
+        description="How your recommendations are ordered when a request does not choose (updateProfile).",
+    )
     history = graphene.Field(
         graphene.NonNull(WatchEventConnection),
         **connection_args(),
@@ -124,6 +139,10 @@ class UserType(LibraryExportField, DjangoObjectType):
     @staticmethod
     def resolve_email(user, info):
         return _own(user, info).email or None
+
+    @staticmethod
+    def resolve_recommendation_strategy(user, info):
+        return _own(user, info).recommendation_strategy
 
     @staticmethod
     def resolve_favorite_genres(user, info):

@@ -23,6 +23,7 @@ from recommender.models import ModelRun
 from recommender.refresh import user_recommendations_refresh
 from recommender.selectors import recommendation_list
 from recommender.store import Reason
+from recommender.strategies import EXTRA_CANDIDATES
 from tests.recommender.support import (  # noqa: F401 - fixtures, requested by name
     empty_store,
     newcomer,
@@ -75,8 +76,16 @@ def test_a_training_records_its_run_and_writes_a_list_for_every_user(trained):
 
     assert lists.keys() == rated.keys()
     for user_id, entries in lists.items():
-        assert len(entries) == LIST_LENGTH
+        # The balanced list first, in its order, then the extra candidates the strategies re-rank.
+        assert len(store.balanced(entries)) == LIST_LENGTH
+        assert entries["place"][:LIST_LENGTH].tolist() == list(range(LIST_LENGTH))
+        assert len(entries) == LIST_LENGTH + EXTRA_CANDIDATES
+        assert len(np.unique(entries["movie"])) == len(entries)
         assert not np.isin(entries["movie"], list(rated[user_id])).any()
+        together = entries[entries["reason"] == Reason.LIKED_TOGETHER]
+        assert np.isin(together["subject"], list(rated[user_id])).all()
+        assert np.isin(together["other"], list(rated[user_id])).all()
+        assert (together["subject"] != together["other"]).all()
         because_rated = entries[entries["reason"] == Reason.RATED]
         assert [rated[user_id][movie] * 2 for movie in because_rated["subject"].tolist()] == because_rated[
             "stars"
@@ -94,7 +103,7 @@ def test_a_refresh_rewrites_only_that_users_list_in_the_current_version(trained,
 
     refreshed = store.user_list(user_id=newcomer.pk)
     assert store.current_version() == trained.version
-    assert len(refreshed) == LIST_LENGTH
+    assert len(store.balanced(refreshed)) == LIST_LENGTH
     assert set(refreshed[refreshed["reason"] == Reason.RATED]["stars"].tolist()) == {10}
     assert np.array_equal(store.user_list(user_id=someone_else.pk), before)
 

@@ -54,10 +54,14 @@ def rated_titles(user: User) -> set[str]:
     return set(Rating.objects.filter(user=user).values_list("movie__title", flat=True))
 
 
-def named_movie(reason: str) -> str | None:
-    """The movie a reason like "Because you rated Alien 5★" names."""
+def names_only(reason: str, titles: set[str]) -> bool:
+    """Whether the reason names movies, and only these: "Because you rated Alien 5★", "Popular with people who
+    liked Alien and Aliens"."""
     found = re.fullmatch(r"Because you rated (.+) (\d(?:\.5)?)★", reason)
-    return found.group(1) if found else None
+    if found:
+        return found.group(1) in titles
+    pairs = {f"Popular with people who liked {first} and {second}" for first in titles for second in titles}
+    return reason in pairs
 
 
 def animated(recommendations: list[dict]) -> int:
@@ -89,7 +93,7 @@ def test_a_movielens_user_gets_twenty_unrated_movies_each_because_of_one_they_ra
         Rating.objects.filter(user=user).values_list("movie_id", flat=True)
     )
     assert {item["source"] for item in recommendations} <= {"COLLABORATIVE", "CONTENT"}
-    assert {named_movie(item["reason"]) for item in recommendations} <= rated_titles(user)
+    assert all(names_only(item["reason"], rated_titles(user)) for item in recommendations)
     assert cache_lookups("hit") == hits_before + 1
 
 
@@ -129,7 +133,7 @@ def test_a_newcomer_who_rates_five_films_gets_recommendations_built_on_them(
     assert {item["source"] for item in before} == {"POPULAR"}
     assert len(after) == 20
     assert not set(movie_ids(after)) & {movie.pk for movie in rated}
-    assert {named_movie(item["reason"]) for item in after} <= {movie.title for movie in rated}
+    assert all(names_only(item["reason"], {movie.title for movie in rated}) for item in after)
     # Their taste shows: far more animated films than among the popular films they were shown before.
     assert animated(after) >= max(6, 2 * animated(before)), [item["movie"]["title"] for item in after]
 
@@ -201,7 +205,7 @@ def test_without_a_list_of_their_own_recent_high_ratings_lead_to_similar_movies(
 
     assert cache_lookups("miss") == misses_before + 1
     assert {item["source"] for item in recommendations} == {"SIMILAR"}
-    assert {named_movie(item["reason"]) for item in recommendations} <= {movie.title for movie in rated}
+    assert all(names_only(item["reason"], {movie.title for movie in rated}) for item in recommendations)
     assert "Toy Story 2" in {item["movie"]["title"] for item in recommendations}
 
 
@@ -210,7 +214,11 @@ def test_an_anonymous_visitor_gets_trending_movies(trained, gql):
     trending = gql.data(TRENDING, {"first": 10})["trending"]
 
     assert [item["movie"]["title"] for item in recommendations] == [movie["title"] for movie in trending]
-    assert {(item["source"], item["reason"]) for item in recommendations} == {("TRENDING", "Trending now")}
+    assert {item["source"] for item in recommendations} == {"TRENDING"}
+    # Each names a genre of its own in which it trends.
+    for item in recommendations:
+        found = re.fullmatch(r"Trending in (.+?)( this week)?", item["reason"])
+        assert found and found.group(1) in {genre["name"] for genre in item["movie"]["genres"]}, item
 
 
 def test_trending_within_a_genre(trained, gql):

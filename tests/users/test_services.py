@@ -106,6 +106,19 @@ def test_profile_update_changes_only_what_is_given(genres):
     assert not user.favorite_genres.exists()
 
 
+def test_profile_update_saves_a_recommendation_strategy_and_refuses_unknown_ones():
+    user = person_create("ada")
+    with pytest.raises(ValidationError) as exc:
+        services.user_profile_update(user=user, display_name="Ada", recommendation_strategy="random")
+    assert error_codes(exc) == {"recommendation_strategy": ["invalid"]}
+    user.refresh_from_db()
+    assert (user.display_name, user.recommendation_strategy) == ("", "balanced")  # nothing half-written
+
+    services.user_profile_update(user=user, recommendation_strategy="discovery")
+    user.refresh_from_db()
+    assert user.recommendation_strategy == "discovery"
+
+
 def test_profile_update_limits_and_uniqueness():
     person_create("grace", email="grace@example.com")
     user = person_create("ada")
