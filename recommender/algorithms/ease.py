@@ -184,7 +184,7 @@ class DLAE(EASE):
     # EDLAE's emphasis on the dropped-out items turns the same penalty into EASE's zero-diagonal form.
     emphasis = False
 
-    def __init__(self, *, l2: float = 200.0, dropout: float = 0.5, min_item_users: int = 3, max_items: int = 15_000):
+    def __init__(self, *, l2: float = 200.0, dropout: float = 0.33, min_item_users: int = 3, max_items: int = 15_000):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1): {dropout}")
         super().__init__(l2=l2, min_item_users=min_item_users, max_items=max_items)
