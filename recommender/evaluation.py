@@ -2,15 +2,19 @@
 
 Protocol (documented in docs/recommender.md):
 
-1. Split: for every user with at least ``MIN_USER_RATINGS`` ratings, a seeded random ``HOLDOUT_FRACTION`` of
-   their ratings is held out as the test set; everything else (including all ratings of users with fewer) is
-   training data. The same procedure, seeded differently, carves a validation set out of the training data.
+1. Split: for every user with at least ``MIN_USER_RATINGS`` ratings, ``HOLDOUT_FRACTION`` of their ratings is
+   held out as the test set — a seeded random choice (``random``) or their newest ratings (``temporal``);
+   everything else (including all ratings of users with fewer) is training data. The same procedure, seeded
+   differently, carves a validation set out of the training data.
 2. Hyper-parameters are chosen on the validation split only: each algorithm is trained on training-minus-
    validation and scored on validation; the test split is used once, for the final table.
 3. Each model is retrained on the whole training split and ranks every catalog movie the user has not rated in
    training; its top ``k`` are scored against the held-out ratings with binary relevance, under two definitions:
    every held-out rating is relevant (the protocol of Microsoft Recommenders' ML-100k and RecBole's ML-1M tables),
-   and only held-out ratings of at least ``LIKED_SCORE`` stars.
+   and only held-out ratings of at least ``LIKED_SCORE`` stars. Lists are also measured by catalog coverage,
+   genre diversity and novelty (``metrics.novelty``, from the training split's item popularity).
+
+Tuning and whole runs are in ``recommender.tuning``, the written reports in ``recommender.evaluation_report``.
 """
 
 import time
