@@ -2,21 +2,24 @@
 
 Protocol (documented in docs/recommender.md):
 
-1. Split: for every user with at least ``MIN_USER_RATINGS`` ratings, a seeded random ``HOLDOUT_FRACTION`` of
-   their ratings is held out as the test set; everything else (including all ratings of users with fewer) is
-   training data. The same procedure, seeded differently, carves a validation set out of the training data.
+1. Split: for every user with at least ``MIN_USER_RATINGS`` ratings, ``HOLDOUT_FRACTION`` of their ratings is
+   held out as the test set — a seeded random choice (``random``) or their newest ratings (``temporal``);
+   everything else (including all ratings of users with fewer) is training data. The same procedure, seeded
+   differently, carves a validation set out of the training data.
 2. Hyper-parameters are chosen on the validation split only: each algorithm is trained on training-minus-
    validation and scored on validation; the test split is used once, for the final table.
 3. Each model is retrained on the whole training split and ranks every catalog movie the user has not rated in
    training; its top ``k`` are scored against the held-out ratings with binary relevance, under two definitions:
    every held-out rating is relevant (the protocol of Microsoft Recommenders' ML-100k and RecBole's ML-1M tables),
-   and only held-out ratings of at least ``LIKED_SCORE`` stars.
+   and only held-out ratings of at least ``LIKED_SCORE`` stars. Lists are also measured by catalog coverage,
+   genre diversity and novelty (``metrics.novelty``, from the training split's item popularity).
+
+Tuning and whole runs are in ``recommender.tuning``, the written reports in ``recommender.evaluation_report``.
 """
 
-import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -25,9 +28,9 @@ import scipy.sparse as sp
 
 from datasets.movielens import open_dataset
 from recommender import metrics
-from recommender.algorithms import COLLABORATIVE_MODELS, ContentBased, Popularity, Trending, choose_algorithm
+from recommender.algorithms import COLLABORATIVE_MODELS, ContentBased, Popularity, Trending
 from recommender.algorithms.content import GENRE, TAG, ItemFeatures, feature_tokens
-from recommender.algorithms.hybrid import DEFAULT_DIVERSITY, BlendWeights, Hybrid, fit_hybrid
+from recommender.algorithms.hybrid import BlendWeights, Hybrid, fit_hybrid
 from recommender.interactions import Interactions, InteractionWeights, Kind, build_interactions
 from recommender.ranking import NO_ITEM, top_k
 
@@ -86,11 +89,16 @@ def load_dataset(path: str | Path) -> Dataset:
     return Dataset(ratings=ratings, item_ids=item_ids, features=features)
 
 
-def holdout_mask(*, user_ids: np.ndarray, fraction: float, min_ratings: int, seed: int) -> np.ndarray:
-    """Which ratings to hold out: a seeded random ``round(fraction × n)`` of each user's ``n`` ratings, for users
-    with at least ``min_ratings`` of them; vectorised (one random key per rating, ranked within each user)."""
+def holdout_mask(
+    *, user_ids: np.ndarray, fraction: float, min_ratings: int, seed: int, timestamps: np.ndarray | None = None
+) -> np.ndarray:
+    """Which ratings to hold out: ``round(fraction × n)`` of each user's ``n`` ratings, for users with at least
+    ``min_ratings`` of them. Without ``timestamps`` a seeded random choice; with them the user's most recent
+    ratings (the seed only breaks ties between ratings made in the same second). Vectorised: one random key per
+    rating, ranked within each user."""
     random_keys = np.random.default_rng(seed).random(len(user_ids))
-    order = np.lexsort((random_keys, user_ids))
+    keys = (random_keys, user_ids) if timestamps is None else (random_keys, -np.asarray(timestamps), user_ids)
+    order = np.lexsort(keys)
     sorted_users = user_ids[order]
     starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
     counts = np.diff(np.r_[starts, len(sorted_users)])
@@ -101,22 +109,33 @@ def holdout_mask(*, user_ids: np.ndarray, fraction: float, min_ratings: int, see
     return held_out
 
 
+SPLITS = ("random", "temporal")
+
+
 @dataclass
 class Split:
-    """Training ratings and held-out ratings over fixed user rows and item columns."""
+    """Training ratings and held-out ratings over fixed user rows and item columns. ``kind`` is how the ratings
+    were held out: ``random`` (a seeded random fifth of each user's) or ``temporal`` (each user's newest fifth)."""
 
     train: RatingLog
     held_out: RatingLog
     user_ids: np.ndarray
     item_ids: np.ndarray
+    kind: str = "random"
     _interactions: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def of(cls, ratings: RatingLog, item_ids: np.ndarray, *, seed: int) -> "Split":
+    def of(cls, ratings: RatingLog, item_ids: np.ndarray, *, seed: int, kind: str = "random") -> "Split":
+        if kind not in SPLITS:
+            raise ValueError(f"unknown split {kind!r}: one of {', '.join(SPLITS)}")
         mask = holdout_mask(
-            user_ids=ratings.user_ids, fraction=HOLDOUT_FRACTION, min_ratings=MIN_USER_RATINGS, seed=seed
+            user_ids=ratings.user_ids,
+            fraction=HOLDOUT_FRACTION,
+            min_ratings=MIN_USER_RATINGS,
+            seed=seed,
+            timestamps=ratings.timestamps if kind == "temporal" else None,
         )
-        return cls(ratings.subset(~mask), ratings.subset(mask), np.unique(ratings.user_ids), item_ids)
+        return cls(ratings.subset(~mask), ratings.subset(mask), np.unique(ratings.user_ids), item_ids, kind)
 
     def interactions(self, weights: InteractionWeights) -> Interactions:
         """The training interactions under ``weights`` (cached: tuning asks for the same ones many times)."""
@@ -148,8 +167,14 @@ class Split:
 
     def validation(self, *, seed: int) -> "Split":
         """A split of this split's training data, for tuning."""
-        inner = Split.of(self.train, self.item_ids, seed=seed)
-        return Split(inner.train, inner.held_out, self.user_ids, self.item_ids)
+        inner = Split.of(self.train, self.item_ids, seed=seed, kind=self.kind)
+        return Split(inner.train, inner.held_out, self.user_ids, self.item_ids, self.kind)
+
+    @cached_property
+    def item_popularity(self) -> np.ndarray:
+        """Each item's share of the users who rated it in training, for novelty."""
+        counts = np.bincount(np.searchsorted(self.item_ids, self.train.item_ids), minlength=len(self.item_ids))
+        return counts / max(len(self.user_ids), 1)
 
 
 @dataclass(frozen=True)
@@ -262,6 +287,9 @@ def evaluate_ranker(
     scores = {
         "coverage": metrics.catalog_coverage(recommended[rows], len(split.item_ids), k),
         "genre diversity": float(np.nanmean(metrics.intra_list_diversity(recommended[rows], features.genre_matrix()))),
+        "novelty": float(
+            np.nanmean(metrics.novelty(recommended[rows], split.item_popularity, n_users=len(split.user_ids)))
+        ),
     }
     for suffix, relevant in split.relevance.items():
         per_user = {
@@ -282,219 +310,3 @@ def objective(result: Result, k: int) -> float:
 
 def best(results: list[Result], k: int) -> Config:
     return max(results, key=lambda result: objective(result, k)).config
-
-
-# The searched grids; the report lists every validation result next to the value chosen.
-LIKED_BONUSES = (0.0, 1.0, 2.0)
-GRIDS: dict[str, list[dict]] = {
-    "ease": [{"l2": l2} for l2 in (100.0, 200.0, 400.0)],
-    "itemknn": [{"neighbours": neighbours} for neighbours in (25, 50, 100)],
-    "als": [
-        {"factors": factors, "regularization": regularization, "alpha": alpha}
-        for factors, regularization, alpha in ((64, 10.0, 1.0), (64, 30.0, 2.0), (128, 30.0, 2.0))
-    ],
-    "blend": [
-        {"collaborative": 1.0, "content": content, "popularity": popularity}
-        for content in (0.0, 0.05, 0.1)
-        for popularity in (0.0, 0.05)
-    ],
-}
-LABELS = {"itemknn": "item-kNN", "als": "ALS", "ease": "EASE"}
-DIVERSITY_PENALTIES = (0.1, 0.2, 0.3)
-# The diversity re-rank may cost at most this share of the validation objective.
-MAX_DIVERSITY_COST = 0.01
-
-
-def production_config(split: Split) -> Config:
-    """The hybrid as the training pipeline builds it: every library default, around the collaborative model
-    that ``choose_algorithm`` picks for data of this size."""
-    algorithm = choose_algorithm(
-        n_users=len(split.user_ids), n_items=len(split.item_ids), n_interactions=len(split.train.user_ids)
-    )
-    defaults = {
-        name: value for name, value in COLLABORATIVE_MODELS[algorithm]().state()[0].items() if value is not None
-    }
-    collaborative = Config(LABELS[algorithm], algorithm, defaults)
-    blend = {"blend": asdict(BlendWeights()), "diversity": DEFAULT_DIVERSITY}
-    return Config(f"hybrid ({collaborative.label}), defaults", "hybrid", {"collaborative": collaborative, **blend})
-
-
-def tune(split: Split, features: ItemFeatures, *, k: int, seed: int) -> tuple[dict[str, Config], list[Result]]:
-    """Chooses every algorithm's hyper-parameters on a validation split carved from ``split``'s training data:
-    each collaborative model's own parameters, then its confidence weighting (``liked_bonus``); then the
-    hybrid's blend on top of the production collaborative model, then the strongest diversity re-rank that costs
-    at most ``MAX_DIVERSITY_COST`` of the objective."""
-    validation = split.validation(seed=seed + 1)
-    chosen: dict[str, Config] = {}
-    history: list[Result] = []
-    for algorithm, label in LABELS.items():
-        results = [
-            evaluate_config(Config(label, algorithm, params), validation, features, k=k) for params in GRIDS[algorithm]
-        ]
-        best_params = best(results, k)
-        results += [
-            evaluate_config(replace(best_params, liked_bonus=bonus), validation, features, k=k)
-            for bonus in LIKED_BONUSES
-            if bonus != best_params.liked_bonus
-        ]
-        chosen[algorithm] = best(results, k)
-        history += results
-
-    collaborative = chosen[production_config(split).params["collaborative"].algorithm]
-    blends = [
-        Config(
-            f"hybrid ({collaborative.label})",
-            "hybrid",
-            {"collaborative": collaborative, "blend": blend, "diversity": 0.0},
-            liked_bonus=collaborative.liked_bonus,
-        )
-        for blend in GRIDS["blend"]
-    ]
-    trial = HybridTrial.fit(collaborative, validation, features)
-    results = trial.evaluate(blends, validation, features, k=k)
-    blended = max(results, key=lambda result: objective(result, k))
-    penalties = [blended.config.with_params(diversity=penalty) for penalty in DIVERSITY_PENALTIES]
-    diversified = trial.evaluate(penalties, validation, features, k=k)
-    affordable = [
-        result for result in diversified if objective(result, k) >= (1 - MAX_DIVERSITY_COST) * objective(blended, k)
-    ]
-    chosen["hybrid"] = max(affordable, key=lambda result: result.config.params["diversity"], default=blended).config
-    history += results + diversified
-    return chosen, history
-
-
-@dataclass(frozen=True)
-class Report:
-    dataset: str
-    k: int
-    seed: int
-    sizes: dict[str, int]
-    production: str
-    tuned: dict[str, Config]
-    results: list[Result]
-    validation: list[Result]
-    seconds: float
-
-    def as_json(self) -> dict:
-        return {
-            "dataset": self.dataset,
-            "k": self.k,
-            "seed": self.seed,
-            "protocol": {
-                "holdout_fraction": HOLDOUT_FRACTION,
-                "min_user_ratings": MIN_USER_RATINGS,
-                "liked_score": LIKED_SCORE,
-            },
-            "sizes": self.sizes,
-            "production": self.production,
-            "tuned": {algorithm: config.describe() for algorithm, config in self.tuned.items()},
-            "test": [result.as_json() for result in self.results],
-            "validation": [result.as_json() for result in self.validation],
-            "seconds": round(self.seconds, 1),
-        }
-
-
-def run_evaluation(
-    dataset_path: str | Path, *, k: int = 10, seed: int = 42, on_step: Callable[[str], None] = lambda step: None
-) -> Report:
-    """The whole protocol: load, split, tune on validation, evaluate every algorithm once on the test split;
-    ``on_step(name)`` is told as each of its four steps ends (a progress bar's hook)."""
-    started = time.perf_counter()
-    dataset = load_dataset(dataset_path)
-    split = Split.of(dataset.ratings, dataset.item_ids, seed=seed)
-    on_step("split")
-    chosen, validation_results = tune(split, dataset.features, k=k, seed=seed)
-    on_step("tuned")
-    baselines = [Config("popularity", "popularity"), Config("trending", "trending"), Config("content", "content")]
-    results = [evaluate_config(config, split, dataset.features, k=k) for config in baselines]
-    results += [evaluate_config(chosen[algorithm], split, dataset.features, k=k) for algorithm in LABELS]
-    on_step("algorithms")
-    # The tuned hybrid and, to show what the diversity re-rank costs, the same blend re-ranked differently.
-    tuned = chosen["hybrid"]
-    penalties = sorted({0.0, tuned.params["diversity"], *DIVERSITY_PENALTIES})
-    hybrids = [tuned.with_params(diversity=penalty) for penalty in penalties]
-    results += HybridTrial.fit(tuned.params["collaborative"], split, dataset.features).evaluate(
-        hybrids, split, dataset.features, k=k
-    )
-    production = production_config(split)
-    results += HybridTrial.fit(production.params["collaborative"], split, dataset.features).evaluate(
-        [production], split, dataset.features, k=k
-    )
-    on_step("hybrids")
-    sizes = {
-        "users": len(split.user_ids),
-        "items": len(split.item_ids),
-        "ratings": len(dataset.ratings.user_ids),
-        "train ratings": len(split.train.user_ids),
-        "test ratings": len(split.held_out.user_ids),
-        "evaluated users": int(np.count_nonzero(metrics.relevant_counts(split.relevance[""]))),
-    }
-    seconds = time.perf_counter() - started
-    return Report(str(dataset_path), k, seed, sizes, production.title, chosen, results, validation_results, seconds)
-
-
-def markdown_table(report: Report) -> str:
-    k = report.k
-    columns = [
-        f"precision@{k}",
-        f"recall@{k}",
-        f"ndcg@{k}",
-        f"map@{k}",
-        f"ndcg@{k}{LIKED_SUFFIX}",
-        f"map@{k}{LIKED_SUFFIX}",
-        "coverage",
-        "genre diversity",
-    ]
-    lines = [
-        "| algorithm | " + " | ".join(columns) + " | fit s |",
-        "|---|" + "---:|" * (len(columns) + 1),
-    ]
-    for result in report.results:
-        values = " | ".join(f"{result.metrics[column]:.4f}" for column in columns)
-        title = result.config.title
-        label = f"**{title}** (production)" if title == report.production else title
-        lines.append(f"| {label} | {values} | {result.fit_seconds:.2f} |")
-    return "\n".join(lines) + "\n"
-
-
-def markdown_parameters(report: Report) -> str:
-    """What the validation split chose for each tuned model, and what production runs."""
-    production = next(result.config for result in report.results if result.config.title == report.production)
-    configs = [(f"{config.title} (tuned)", config) for config in report.tuned.values()]
-    configs.append((f"{production.title} (production)", production))
-    return "".join(f"- {title}: {json.dumps(config.describe())}\n" for title, config in configs)
-
-
-def write_report(report: Report, out_dir: str | Path) -> list[Path]:
-    """Writes ``evaluation.md``, ``evaluation.json`` and ``evaluation.png`` into ``out_dir``."""
-    # The object-oriented Matplotlib API with the Agg canvas: no pyplot, no global backend, no display needed.
-    from matplotlib import colormaps
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    markdown, as_json, chart = out_dir / "evaluation.md", out_dir / "evaluation.json", out_dir / "evaluation.png"
-    sizes = ", ".join(f"{value:,} {name}" for name, value in report.sizes.items())
-    markdown.write_text(
-        f"# Offline evaluation: {report.dataset}\n\n{sizes}; seed {report.seed}; top {report.k}; "
-        f"{report.seconds:.0f} s.\n\n{markdown_table(report)}\n## Hyper-parameters\n\n{markdown_parameters(report)}"
-    )
-    as_json.write_text(json.dumps(report.as_json(), indent=2, ensure_ascii=False) + "\n")
-
-    k = report.k
-    shown = [f"precision@{k}", f"recall@{k}", f"ndcg@{k}", f"map@{k}", f"ndcg@{k}{LIKED_SUFFIX}", "coverage"]
-    figure = Figure(figsize=(13, 5), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    width = 0.8 / len(report.results)
-    for position, result in enumerate(report.results):
-        offsets = np.arange(len(shown)) + (position - (len(report.results) - 1) / 2) * width
-        values = [result.metrics[name] for name in shown]
-        axes.bar(offsets, values, width, label=result.config.title, color=colormaps["tab20"](position % 20))
-    axes.set_xticks(np.arange(len(shown)), shown)
-    axes.set_ylabel("score")
-    axes.set_title(f"{Path(report.dataset).name}: top-{k} ranking quality on held-out ratings")
-    figure.legend(loc="outside right upper", fontsize="small")
-    figure.savefig(chart, dpi=110)
-    return [markdown, as_json, chart]

@@ -34,11 +34,12 @@ class InteractionWeights:
       returns (a movie left looping is not ten times as interesting).
     - Hides are not weighted: a hidden movie gets no confidence at all, whatever else happened.
 
-    The defaults were chosen on a validation split (see docs/recommender.md).
+    The defaults were chosen on validation splits (see docs/recommender.md): ``liked_bonus`` 0.5 ranks what
+    people go on to rate best (nDCG@10 over every held-out rating); larger bonuses favour what they liked.
     """
 
     rating: float = 1.0
-    liked_bonus: float = 1.0
+    liked_bonus: float = 0.5
     neutral_score: float = 3.0
     favorite: float = 2.0
     watch: float = 0.5

@@ -66,6 +66,19 @@ def catalog_coverage(recommended: np.ndarray, n_items: int, k: int) -> float:
     return len(np.unique(shown[shown >= 0])) / n_items if n_items else 0.0
 
 
+def novelty(recommended: np.ndarray, item_popularity: np.ndarray, n_users: int, k: int | None = None) -> np.ndarray:
+    """Mean self-information ``−log2 p(i)`` of each top-``k`` list's items (Zhou et al. 2010), ``p(i)`` being the
+    share of the ``n_users`` who interacted with ``i`` (``item_popularity``); an item nobody interacted with
+    counts as one user's, so that it is the most novel but finite. Higher = less known. NaN for empty lists."""
+    shown = recommended[:, :k] if k else recommended
+    floor = 1.0 / max(n_users, 1)
+    information = -np.log2(np.maximum(np.asarray(item_popularity, dtype=np.float64), floor))
+    valid = shown >= 0
+    total = np.where(valid, information[np.maximum(shown, 0)], 0.0).sum(axis=1)
+    counts = valid.sum(axis=1)
+    return np.divide(total, counts, out=np.full(len(shown), np.nan), where=counts > 0)
+
+
 def intra_list_diversity(recommended: np.ndarray, item_vectors: sp.csr_matrix, k: int | None = None) -> np.ndarray:
     """Mean ``1 − cosine`` between the items of each top-``k`` list (e.g. over genre vectors: 0 = every movie
     has the same genres); NaN for lists with fewer than two items."""

@@ -11,10 +11,11 @@ import numpy as np
 
 from recommender import metrics
 from recommender.algorithms.hybrid import BlendWeights
-from recommender.evaluation import LIKED_SUFFIX, HybridTrial, Split, load_dataset, production_config
+from recommender.evaluation import LIKED_SUFFIX, HybridTrial, Split, load_dataset
 from recommender.ranking import NO_ITEM, top_k
 from recommender.scores import Curve
 from recommender.strategies import Strategy, candidate_pool, familiarity, rerank
+from recommender.tuning import production_config
 
 # Places whose hit rates are fitted into the score curves.
 CALIBRATION_DEPTH = 100

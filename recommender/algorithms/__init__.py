@@ -16,12 +16,14 @@ from pathlib import Path
 from recommender.algorithms.als import ALS
 from recommender.algorithms.base import CollaborativeRecommender, Recommender, read_saved
 from recommender.algorithms.content import ContentBased
-from recommender.algorithms.ease import EASE
+from recommender.algorithms.ease import DLAE, EASE, EDLAE
 from recommender.algorithms.hybrid import Hybrid, fit_hybrid
 from recommender.algorithms.itemknn import ItemKNN
 from recommender.algorithms.popularity import Popularity, Trending
 
-COLLABORATIVE_MODELS: dict[str, type[CollaborativeRecommender]] = {model.name: model for model in (EASE, ItemKNN, ALS)}
+COLLABORATIVE_MODELS: dict[str, type[CollaborativeRecommender]] = {
+    model.name: model for model in (EASE, DLAE, EDLAE, ItemKNN, ALS)
+}
 MODELS: dict[str, type[Recommender]] = {
     model.name: model for model in (*COLLABORATIVE_MODELS.values(), ContentBased, Popularity, Trending, Hybrid)
 }
@@ -40,12 +42,12 @@ EASE_MAX_SCORING_WORK = 5e10
 
 
 def choose_algorithm(*, n_users: int, n_items: int, n_interactions: int) -> str:
-    """The production collaborative model for data of this size: EASE while it fits and its scoring of every
-    user stays cheap, ALS beyond."""
+    """The production collaborative model for data of this size: DLAE (EASE's closed form with a per-item
+    dropout penalty, the same cost) while it fits and its scoring of every user stays cheap, ALS beyond."""
     gram_work = n_interactions**2 / max(n_users, 1)
     scoring_work = n_interactions * min(n_items, EASE().max_items)
     fits = n_items <= EASE_MAX_CATALOG and gram_work <= EASE_MAX_GRAM_WORK
-    return EASE.name if fits and scoring_work <= EASE_MAX_SCORING_WORK else ALS.name
+    return DLAE.name if fits and scoring_work <= EASE_MAX_SCORING_WORK else ALS.name
 
 
 # ALS's iterations at ML-10M size and beyond: fewer iterations cut a third of the fit for well under 1 % of
@@ -70,7 +72,9 @@ def load_model(path: str | Path) -> Recommender:
 __all__ = [
     "ALS",
     "COLLABORATIVE_MODELS",
+    "DLAE",
     "EASE",
+    "EDLAE",
     "MODELS",
     "ContentBased",
     "Hybrid",

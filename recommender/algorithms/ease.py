@@ -15,8 +15,12 @@ from recommender.algorithms.base import CollaborativeRecommender
 STRONGEST_PAIRS = 4_000_000
 
 
-def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
-    """``B = I − P·diag(1/diag(P))`` with ``P = (G + λI)⁻¹``, i.e. ``B_ij = −P_ij / P_jj`` and ``diag(B) = 0``.
+def ease_weights(gram: np.ndarray, l2: float | np.ndarray, *, emphasis: bool = True) -> np.ndarray:
+    """``B = I − P·diag(1/diag(P))`` with ``P = (G + Λ)⁻¹``, i.e. ``B_ij = −P_ij / P_jj`` and ``diag(B) = 0``;
+    ``Λ = λI`` for a number ``l2``, ``diag(l2)`` for a vector (one penalty per item, as EDLAE's). Without
+    ``emphasis``, DLAE's unconstrained ``B = (G + Λ)⁻¹G = I − P·Λ``, i.e. ``B_ij = −P_ij · Λ_jj`` off the
+    diagonal; its diagonal (an item's weight on itself, which never scores an item the user has not seen) is
+    zeroed too.
 
     ``gram`` (``XᵀX``, float32) is overwritten: at 15k items every extra n × n copy is another 900 MB. The
     inverse goes through a Cholesky factorisation, which is twice as fast as a general inverse and exact for this
@@ -34,7 +38,10 @@ def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
     # P is symmetric, so its transpose — a free C-ordered view — is P too; scoring (sparse rows × B) would
     # otherwise copy a Fortran-ordered B on every call.
     weights = inverse.T
-    weights /= -weights.diagonal().copy()
+    if emphasis:
+        weights /= -weights.diagonal().copy()
+    else:
+        weights *= -np.broadcast_to(np.asarray(l2, dtype=np.float32), weights.shape[:1])
     np.fill_diagonal(weights, 0.0)
     return weights
 
@@ -67,6 +74,8 @@ class EASE(CollaborativeRecommender):
 
     name = "ease"
     hyperparameters = ("l2", "min_item_users", "max_items")
+    # EASE's zero-diagonal form of the weights (``ease_weights``).
+    emphasis = True
     fitted_attributes = ("n_items", "items", "weights")
 
     def __init__(self, *, l2: float = 200.0, min_item_users: int = 3, max_items: int = 15_000):
@@ -86,8 +95,17 @@ class EASE(CollaborativeRecommender):
         kept = confidence[:, self.items].astype(np.float32)
         gram = (kept.T @ kept).toarray()
         l2 = self.l2 * float(np.mean(np.square(kept.data))) if kept.nnz else self.l2
-        self.weights = ease_weights(gram, l2) if len(self.items) else np.zeros((0, 0), dtype=np.float32)
+        penalty = self.penalty(gram, l2)
+        self.weights = (
+            ease_weights(gram, penalty, emphasis=self.emphasis)
+            if len(self.items)
+            else np.zeros((0, 0), dtype=np.float32)
+        )
         return self
+
+    def penalty(self, gram: np.ndarray, l2: float) -> float | np.ndarray:
+        """What is added to the diagonal of ``XᵀX``: the same λ for every item."""
+        return l2
 
     def score(self, user_rows: sp.csr_matrix) -> np.ndarray:
         scores = np.full((user_rows.shape[0], self.n_items), -np.inf, dtype=np.float32)
@@ -148,3 +166,37 @@ def _positions_in(sorted_items: np.ndarray, items: np.ndarray) -> np.ndarray:
     positions = np.minimum(np.searchsorted(sorted_items, items), max(len(sorted_items) - 1, 0))
     found = sorted_items[positions] == items if len(sorted_items) else np.zeros(len(items), dtype=bool)
     return np.where(found, positions, -1)
+
+
+class DLAE(EASE):
+    """A full-rank linear autoencoder trained with dropout (H. Steck, "Autoencoders that don't overfit towards
+    the Identity", NeurIPS 2020): dropping each input item with probability ``p`` regularises like the penalty
+    ``Λ = λI + p / (1 − p) · diag(XᵀX)``, and the closed form is ``B = (XᵀX + Λ)⁻¹XᵀX = I − P·Λ`` (no zero-
+    diagonal constraint needed: the dropout keeps ``B`` away from the identity).
+
+    An item's penalty grows with its own interactions, so the weights lean less on popular items than EASE's
+    single λ lets them: on ml-latest-small's validation splits this raised both nDCG@10 and catalog coverage over
+    EASE (docs/recommender.md). Fit and memory are EASE's: ``O(items³)`` time, one dense items × items matrix.
+    """
+
+    name = "dlae"
+    hyperparameters = ("l2", "dropout", "min_item_users", "max_items")
+    # EDLAE's emphasis on the dropped-out items turns the same penalty into EASE's zero-diagonal form.
+    emphasis = False
+
+    def __init__(self, *, l2: float = 200.0, dropout: float = 0.33, min_item_users: int = 3, max_items: int = 15_000):
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1): {dropout}")
+        super().__init__(l2=l2, min_item_users=min_item_users, max_items=max_items)
+        self.dropout = dropout
+
+    def penalty(self, gram: np.ndarray, l2: float) -> np.ndarray:
+        return l2 + np.float32(self.dropout / (1.0 - self.dropout)) * gram.diagonal().astype(np.float32)
+
+
+class EDLAE(DLAE):
+    """DLAE with full emphasis on the dropped-out items (Steck 2020, the full-rank EDLAE): the same per-item
+    penalty in EASE's form, ``B = I − P·diag(1/diag(P))`` with ``P = (XᵀX + Λ)⁻¹`` and ``diag(B) = 0``."""
+
+    name = "edlae"
+    emphasis = True

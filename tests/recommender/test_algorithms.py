@@ -11,7 +11,9 @@ import scipy.sparse as sp
 from recommender.algorithms import (
     ALS,
     COLLABORATIVE_MODELS,
+    DLAE,
     EASE,
+    EDLAE,
     ContentBased,
     ItemKNN,
     Popularity,
@@ -161,6 +163,35 @@ def test_ease_handles_data_without_any_eligible_item():
     assert np.isneginf(model.score(csr([[1, 0]]))).all()
 
 
+def test_dlae_is_the_ridge_solution_with_a_dropout_penalty_growing_with_each_items_interactions():
+    X = np.random.default_rng(3).integers(0, 2, size=(40, 6)).astype(np.float64)
+    X[:, 0] = 1
+    model = DLAE(l2=2.0, dropout=0.25, min_item_users=1).fit(sp.csr_matrix(X))
+    gram = X.T @ X
+    penalty = np.diag(2.0 + 0.25 / 0.75 * np.diag(gram))  # λ in units of one binary interaction (mean x² = 1)
+    expected = np.linalg.solve(gram + penalty, gram)  # argmin ‖X − XB‖² + ‖Λ^½ B‖²
+    np.fill_diagonal(expected, 0.0)  # an item's weight on itself never scores an unseen item
+    np.testing.assert_allclose(model.weights, expected, atol=1e-4)
+    # Without dropout and with emphasis (EDLAE), the penalty is EASE's λ and so are the weights.
+    np.testing.assert_allclose(
+        EDLAE(l2=2.0, dropout=0.0, min_item_users=1).fit(sp.csr_matrix(X)).weights,
+        EASE(l2=2.0, min_item_users=1).fit(sp.csr_matrix(X)).weights,
+        atol=1e-5,
+    )
+
+
+def test_edlae_is_ease_with_a_heavier_penalty_on_popular_items():
+    X = np.random.default_rng(4).integers(0, 2, size=(50, 5)).astype(np.float64)
+    X[:, 0] = 1
+    model = EDLAE(l2=3.0, dropout=0.5, min_item_users=1).fit(sp.csr_matrix(X))
+    precision = np.linalg.inv(X.T @ X + np.diag(3.0 + np.diag(X.T @ X)))  # p / (1 − p) = 1
+    expected = -precision / np.diag(precision)
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(model.weights, expected, atol=1e-5)
+    with pytest.raises(ValueError, match="dropout"):
+        EDLAE(dropout=1.0)
+
+
 # --- Item-kNN ------------------------------------------------------------------------------------------------
 
 
@@ -195,6 +226,8 @@ def test_collaborative_models_recommend_within_the_users_taste_group():
     user = csr([[1, 1, 0, 0, 0, 0, 0, 0, 0, 0]])
     for model in (
         EASE(l2=10.0, min_item_users=1),
+        DLAE(l2=10.0, min_item_users=1),
+        EDLAE(l2=10.0, min_item_users=1),
         ItemKNN(neighbours=5),
         ALS(factors=2, regularization=0.1, alpha=1.0),
     ):
@@ -202,7 +235,9 @@ def test_collaborative_models_recommend_within_the_users_taste_group():
         assert set(items[0]) == {2, 3, 4}, model.name
 
 
-@pytest.mark.parametrize("model", [EASE(l2=1.0, min_item_users=1), ItemKNN(neighbours=3), ALS(factors=4)])
+@pytest.mark.parametrize(
+    "model", [EASE(l2=1.0, min_item_users=1), DLAE(l2=1.0, min_item_users=1), ItemKNN(neighbours=3), ALS(factors=4)]
+)
 def test_contributions_of_the_users_items_add_up_to_each_score(model):
     X = two_taste_groups()
     model.fit(X)
@@ -227,8 +262,8 @@ def test_a_saved_collaborative_model_loads_back_and_scores_the_same(tmp_path, na
 
 
 def test_choose_algorithm_prefers_ease_until_the_catalog_the_gram_matrix_or_the_scoring_gets_too_big():
-    assert choose_algorithm(n_users=610, n_items=9_742, n_interactions=100_836) == "ease"
-    assert choose_algorithm(n_users=6_040, n_items=3_706, n_interactions=1_000_209) == "ease"
+    assert choose_algorithm(n_users=610, n_items=9_742, n_interactions=100_836) == "dlae"
+    assert choose_algorithm(n_users=6_040, n_items=3_706, n_interactions=1_000_209) == "dlae"
     # ML-20M: XᵀX is affordable, but scoring 20M interactions × 15k kept items is not (docs/scaling.md).
     assert choose_algorithm(n_users=138_493, n_items=26_744, n_interactions=20_000_263) == "als"
     assert choose_algorithm(n_users=162_541, n_items=62_423, n_interactions=25_000_095) == "als"
@@ -244,6 +279,8 @@ def test_math_modules_do_not_import_django():
         "recommender.evaluation",
         "recommender.elicitation",
         "recommender.onboarding_evaluation",
+        "recommender.tuning",
+        "recommender.evaluation_report",
     ]
     code = f"import sys\nfor name in {modules!r}:\n    __import__(name)\nprint('django' in sys.modules)"
     completed = subprocess.run([sys.executable, "-c", code], cwd=REPOSITORY, capture_output=True, text=True, check=True)

@@ -39,7 +39,7 @@ def test_train_recommender_trains_switches_and_summarises(empty_store):
     run_record = ModelRun.objects.order_by("-id").first()
     assert run_record.triggered_by == ModelRun.Trigger.COMMAND
     assert store.current_version() == run_record.version
-    assert f"Trained version {run_record.version} (ease in the hybrid)" in output
+    assert f"Trained version {run_record.version} (dlae in the hybrid)" in output
     assert "610 users, 9,742 movies and 100,836 interactions" in output
     assert "Timings: load " in output and "total " in output
     assert "users_with_lists 610" in output

@@ -60,20 +60,36 @@ def test_evaluate_recommender_writes_a_table_json_and_chart(tmp_path, capsys):
 
     report = json.loads((tmp_path / "out" / "evaluation.json").read_text())
     labels = [result["label"] for result in report["test"]]
-    for expected in ("popularity", "trending", "content", "item-kNN", "ALS", "EASE", "hybrid (EASE)"):
+    for expected in ("popularity", "trending", "content", "item-kNN", "ALS", "EASE", "DLAE", "EDLAE", "hybrid (DLAE)"):
         assert expected in labels
     assert report["k"] == 5 and report["seed"] == 5
     assert report["sizes"]["ratings"] == 60 * 12 and report["sizes"]["evaluated users"] == 60
     assert report["validation"], "hyper-parameters are chosen on a validation split"
     by_label = {result["label"]: result for result in report["test"]}
-    assert set(by_label["EASE"]["metrics"]) >= {"precision@5", "recall@5", "ndcg@5", "map@5", "coverage"}
+    assert set(by_label["EASE"]["metrics"]) >= {"precision@5", "recall@5", "ndcg@5", "map@5", "coverage", "novelty"}
+    assert report["split"] == "random"
     # Two clean taste groups: collaborative filtering finds the held-out movies far better than popularity.
     assert by_label["EASE"]["metrics"]["ndcg@5"] > by_label["popularity"]["metrics"]["ndcg@5"]
 
     table = (tmp_path / "out" / "evaluation.md").read_text()
     assert "| EASE |" in table and "ndcg@5" in table
     assert (tmp_path / "out" / "evaluation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "Production model: hybrid (EASE)" in capsys.readouterr().out
+    assert "Production model: hybrid (DLAE)" in capsys.readouterr().out
+
+
+def test_evaluate_recommender_runs_both_splits_and_several_seeds_in_one_process(tmp_path, capsys):
+    release = write_release(tmp_path / "release", n_users=30)
+    call_command(
+        "evaluate_recommender", dataset=str(release), out=str(tmp_path / "out"), seed=[3, 4], split="both", k=5
+    )
+
+    runs = sorted(path.name for path in (tmp_path / "out").iterdir() if path.is_dir())
+    assert runs == ["random-seed3", "random-seed4", "temporal-seed3", "temporal-seed4"]
+    temporal = json.loads((tmp_path / "out" / "temporal-seed3" / "evaluation.json").read_text())
+    assert temporal["split"] == "temporal" and temporal["protocol"]["split"] == "temporal"
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "| temporal | mean |" in summary and "| random | 4 |" in summary and "novelty" in summary
+    assert "Production line:" in capsys.readouterr().out
 
 
 def test_evaluate_recommender_reports_an_unreadable_dataset_as_a_command_error(tmp_path):
@@ -95,3 +111,39 @@ def test_the_production_model_clearly_beats_item_knn_on_ml_latest_small(tmp_path
     assert production["ndcg@10"] > 1.05 * item_knn["ndcg@10"]
     assert production["ndcg@10 (≥4★)"] > 1.05 * item_knn["ndcg@10 (≥4★)"]
     assert production["ndcg@10"] > by_label["popularity"]["ndcg@10"]
+
+
+def test_the_temporal_split_holds_out_each_users_newest_ratings():
+    users = np.repeat([1, 2, 3], [10, 5, 4])
+    timestamps = np.concatenate([np.arange(10)[::-1], [5, 1, 9, 3, 7], np.arange(4)]).astype(float)
+    held_out = holdout_mask(user_ids=users, fraction=0.2, min_ratings=5, seed=0, timestamps=timestamps)
+    assert sorted(timestamps[held_out & (users == 1)].tolist()) == [8.0, 9.0]
+    assert timestamps[held_out & (users == 2)].tolist() == [9.0]
+    assert not held_out[users == 3].any()
+    # Ratings made in the same second: the seed decides which of them is the newest, always the same way.
+    tied = np.zeros(10)
+    picks = {
+        tuple(np.flatnonzero(holdout_mask(user_ids=users[:10], fraction=0.2, min_ratings=5, seed=s, timestamps=tied)))
+        for s in range(6)
+    }
+    assert len(picks) > 1 and all(len(pick) == 2 for pick in picks)
+
+
+def test_a_temporal_split_and_its_validation_split_never_train_on_the_future():
+    ratings = RatingLog(
+        user_ids=np.repeat(np.arange(10), 10),
+        item_ids=np.tile(np.arange(10), 10),
+        scores=np.full(100, 4.0, dtype=np.float32),
+        timestamps=np.tile(np.arange(10), 10).astype(float) + np.repeat(np.arange(10), 10) * 100,
+    )
+    split = Split.of(ratings, np.arange(10), seed=0, kind="temporal")
+    validation = split.validation(seed=1)
+    assert validation.kind == "temporal"
+    for user in range(10):
+        train = split.train.timestamps[split.train.user_ids == user]
+        test = split.held_out.timestamps[split.held_out.user_ids == user]
+        assert train.max() < test.min() and len(test) == 2
+        inner = validation.train.timestamps[validation.train.user_ids == user]
+        assert inner.max() < validation.held_out.timestamps[validation.held_out.user_ids == user].min()
+    with pytest.raises(ValueError, match="unknown split"):
+        Split.of(ratings, np.arange(10), seed=0, kind="sideways")

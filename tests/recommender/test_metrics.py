@@ -75,3 +75,13 @@ def test_intra_list_diversity_is_the_mean_cosine_distance_between_listed_items()
     values = metrics.intra_list_diversity(lists, genres)
     np.testing.assert_allclose(values[:2], [2 / 3, 0.0], atol=1e-7)
     assert np.isnan(values[2])
+
+
+def test_novelty_is_the_mean_self_information_of_listed_items_with_unseen_items_counted_once():
+    # 8 users: item 0 known to all (0 bits), item 1 to 2 (2 bits), item 2 to 1 (3 bits), item 3 to nobody (3 bits).
+    popularity = np.array([8, 2, 1, 0]) / 8
+    recommended = np.array([[0, 1, NO_ITEM], [2, 3, 1], [NO_ITEM, NO_ITEM, NO_ITEM]])
+    novelty = metrics.novelty(recommended, popularity, n_users=8)
+    np.testing.assert_allclose(novelty[:2], [(0 + 2) / 2, (3 + 3 + 2) / 3])
+    assert math.isnan(novelty[2])
+    np.testing.assert_allclose(metrics.novelty(recommended, popularity, n_users=8, k=1)[:2], [0.0, 3.0])

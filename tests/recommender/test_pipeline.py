@@ -53,7 +53,7 @@ def test_a_training_records_its_run_and_writes_a_list_for_every_user(trained):
 
     assert trained.status == ModelRun.Status.SUCCEEDED
     assert (trained.algorithm, trained.n_users, trained.n_items, trained.n_interactions) == (
-        "ease",
+        "dlae",
         610,
         9742,
         100_836,
@@ -69,7 +69,7 @@ def test_a_training_records_its_run_and_writes_a_list_for_every_user(trained):
         "activate",
         "total",
     }
-    assert trained.parameters["collaborative_algorithm"] == "ease"
+    assert trained.parameters["collaborative_algorithm"] == "dlae"
     assert trained.metrics["users_with_lists"] == 610
     assert store.current_version() == trained.version
     assert (Path(settings.NEXUS_MODEL_DIR) / trained.version / MODEL_FILE).exists()

@@ -312,7 +312,7 @@ def test_staff_retrain_and_follow_the_run(gql, empty_store, eager_tasks, django_
     assert queued == {"run": {"status": "QUEUED", "triggeredBy": "STAFF"}, "errors": []}
     latest = status["runs"][0]
     assert latest["version"] == status["currentVersion"]
-    assert (latest["status"], latest["triggeredBy"], latest["algorithm"]) == ("SUCCEEDED", "STAFF", "ease")
+    assert (latest["status"], latest["triggeredBy"], latest["algorithm"]) == ("SUCCEEDED", "STAFF", "dlae")
     assert latest["nUsers"] == 610
     assert latest["timings"]["total"] > 0
 

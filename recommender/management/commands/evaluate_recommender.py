@@ -3,17 +3,21 @@ from django.core.management.base import BaseCommand, CommandError
 
 from datasets import DatasetError
 from nexus.progress import Progress
-from recommender.evaluation import markdown_table, run_evaluation, write_report
+from recommender.evaluation import SPLITS
+from recommender.evaluation_report import markdown_summary, markdown_table, write_reports
 from recommender.strategies import Strategy
 from recommender.strategy_evaluation import evaluate_strategies, strategy_table, write_strategy_report
+from recommender.tuning import run_evaluations
 
 
 class Command(BaseCommand):
     help = (
-        "Offline evaluation on a MovieLens release (folder or zip, any layout): seeded per-user 80/20 split, "
+        "Offline evaluation on a MovieLens release (folder or zip, any layout): per-user 80/20 split (a seeded "
+        "random fifth of each user's ratings, or with --split temporal each user's newest fifth), "
         "hyper-parameters tuned on a validation split carved from the training data, then precision, recall, "
-        "nDCG and MAP at k plus catalog coverage for every algorithm on the test split. Writes evaluation.md, "
-        "evaluation.json and evaluation.png."
+        "nDCG and MAP at k plus catalog coverage, genre diversity and novelty for every algorithm on the test "
+        "split. Writes evaluation.md, evaluation.json and evaluation.png (several splits or seeds: one folder "
+        "each, and summary.md)."
     )
 
     def add_arguments(self, parser):
@@ -23,7 +27,20 @@ class Command(BaseCommand):
             default=str(settings.VAR_DIR / "evaluation"),
             help="Where to write the report (default: var/evaluation/).",
         )
-        parser.add_argument("--seed", type=int, default=42, help="Seed of the random splits (default: 42).")
+        parser.add_argument(
+            "--seed",
+            type=int,
+            nargs="+",
+            default=[42],
+            help="Seed(s) of the splits (default: 42); several run in one process, e.g. --seed 42 1 7.",
+        )
+        parser.add_argument(
+            "--split",
+            choices=[*SPLITS, "both"],
+            default="random",
+            help="random: a seeded random fifth of each user's ratings is held out (default); temporal: each "
+            "user's newest fifth; both: one after the other.",
+        )
         parser.add_argument("--k", type=int, default=10, help="Length of the ranked lists (default: 10).")
         parser.add_argument(
             "--strategy",
@@ -33,21 +50,32 @@ class Command(BaseCommand):
             "the whole protocol: nDCG, coverage, novelty, diversity and the score curves. Writes strategies.json.",
         )
 
-    def handle(self, *args, dataset, out, seed, k, verbosity, strategy=None, **options):
+    def handle(self, *args, dataset, out, seed, split, k, verbosity, strategy=None, **options):
         if k < 1:
             raise CommandError("--k must be at least 1")
+        seeds = list(dict.fromkeys(seed if isinstance(seed, list | tuple) else [seed]))
         if strategy:
-            return self._strategies(dataset, out, seed, k, strategy)
+            for one_seed in seeds:
+                self._strategies(dataset, out, one_seed, k, strategy)
+            return
+        splits = list(SPLITS) if split == "both" else [split]
+        steps = 4 * len(seeds) * len(splits)
         try:
-            with Progress("evaluation", total=4, unit="steps", enabled=verbosity > 0) as progress:
-                report = run_evaluation(dataset, k=k, seed=seed, on_step=lambda step: progress.update(step=step))
+            with Progress("evaluation", total=steps, unit="steps", enabled=verbosity > 0) as progress:
+                reports = run_evaluations(
+                    dataset, k=k, seeds=seeds, splits=splits, on_step=lambda step: progress.update(step=step)
+                )
         except DatasetError as error:
             raise CommandError(str(error)) from error
-        paths = write_report(report, out)
+        paths = write_reports(reports, out)
         if verbosity > 0:
-            self.stdout.write(markdown_table(report))
+            for report in reports:
+                self.stdout.write(f"\n{report.split} split, seed {report.seed}:\n{markdown_table(report)}")
+            if len(reports) > 1:
+                self.stdout.write(f"\nProduction line:\n{markdown_summary(reports)}")
+            seconds = sum(report.seconds for report in reports)
             self.stdout.write(
-                f"Production model: {report.production}. Wrote {', '.join(map(str, paths))} in {report.seconds:.1f} s."
+                f"Production model: {reports[0].production}. Wrote {len(paths)} files to {out} in {seconds:.1f} s."
             )
 
     def _strategies(self, dataset, out, seed, k, names):
