@@ -14,6 +14,7 @@ import dataclasses
 import datetime
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -22,6 +23,8 @@ from health_check.base import HealthCheckResult
 from health_check.exceptions import ServiceUnavailable
 from kombu import Connection
 from kombu.exceptions import KombuError
+
+from nexus.database_router import replica_aliases
 
 
 @dataclasses.dataclass
@@ -42,6 +45,36 @@ class Broker(HealthCheck):
             connection.release()
 
 
+@dataclasses.dataclass
+class ReplicaLag(HealthCheck):
+    """A read replica (nexus/database_router.py) answers and replays the primary's WAL: reports how far behind
+    the primary it is, in bytes of WAL not yet replayed and in seconds since the last transaction it replayed
+    (0 when it has replayed everything the primary wrote)."""
+
+    alias: str
+    details: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    def run(self):
+        try:
+            with connections[self.alias].cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text,"
+                    " EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8"
+                )
+                in_recovery, replayed, since_last = cursor.fetchone()
+            with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+                cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)::int8", [replayed])
+                (behind,) = cursor.fetchone()
+        except DatabaseError as error:
+            raise ServiceUnavailable(f"cannot read the replica's replay position: {error}") from error
+        finally:
+            for alias in (self.alias, DEFAULT_DB_ALIAS):
+                connections[alias].close_if_unusable_or_obsolete()
+        if not in_recovery:
+            raise ServiceUnavailable("not a replica: it is not replaying a primary's WAL")
+        self.details.update(lag_bytes=int(behind), lag_seconds=0.0 if behind <= 0 else round(since_last or 0.0, 3))
+
+
 NOT_CONFIGURED = "not configured"
 # What the API cannot serve without; the other dependencies only degrade it (see the module docstring).
 REQUIRED = frozenset({"database"})
@@ -58,6 +91,8 @@ def readiness_checks() -> dict[str, HealthCheck | None]:
         "store": Cache(alias="recommendations"),
         # Without a broker, tasks run inside the web process: nothing to wait for.
         "broker": Broker(url=broker_url) if broker_url else None,
+        # Each read replica and its lag behind the primary (docs/scaling.md, "Read replicas").
+        **{f"database_{alias}": ReplicaLag(alias=alias) for alias in replica_aliases()},
     }
 
 
@@ -85,4 +120,4 @@ def _check_report(result: HealthCheckResult | None) -> dict:
         return {"status": NOT_CONFIGURED}
     if result.error:
         return {"status": "error", "error": str(result.error)}
-    return {"status": "ok", "seconds": round(result.time_taken, 4)}
+    return {"status": "ok", "seconds": round(result.time_taken, 4), **getattr(result.check, "details", {})}

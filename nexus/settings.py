@@ -138,6 +138,19 @@ if IS_POSTGRES:
         f" -c statement_timeout={env_int('DATABASE_STATEMENT_TIMEOUT_MS', 5000)}"
     )
 
+# Read replicas (nexus/database_router.py): comma-separated URLs of PostgreSQL streaming replicas of DATABASE_URL;
+# catalog reads go to them, writes and a user's reads of their own library to the primary.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS")
+for _number, _url in enumerate(DATABASE_REPLICA_URLS):
+    DATABASES[f"replica{_number}"] = {
+        **dj_database_url.parse(_url, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True),
+        "ENGINE": DATABASES["default"]["ENGINE"],
+        "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
+        # Tests run against the primary's test database for every alias.
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["nexus.database_router.PrimaryReplicaRouter"] if DATABASE_REPLICA_URLS else []
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
 

@@ -13,6 +13,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.core.cache import caches
+from django.test import override_settings
 from freezegun import freeze_time
 
 from catalog.cache import catalog_version
@@ -32,24 +33,27 @@ def database_url(url: str, offset: int) -> str:
 
 
 @pytest.fixture
-def roles_apart(settings):
+def roles_apart():
     """The cache role on the tests' own Redis database, the store on the next one, the limits on the one after,
     each under a key prefix of this test's (those databases may be shared with a server of another test: only
-    this test's keys are touched there). A clock 10 s into a rate-limit window."""
+    this test's keys are touched there). A clock 10 s into a rate-limit window. The settings are put back before
+    the suite empties every role after the test (tests/conftest.py), which would flush the other databases."""
     need(bool(django_settings.REDIS_URL), "needs Redis: set REDIS_URL=redis://...")
     tag = uuid.uuid4().hex
-    urls = {"default": settings.REDIS_URL, store.ALIAS: database_url(settings.REDIS_URL, 1)}
-    urls[LIMITS] = database_url(settings.REDIS_URL, 2)
-    settings.CACHES = {
-        **settings.CACHES,
-        store.ALIAS: {**settings.CACHES[store.ALIAS], "LOCATION": urls[store.ALIAS], "KEY_PREFIX": f"store-{tag}"},
-        LIMITS: {**settings.CACHES[LIMITS], "LOCATION": urls[LIMITS], "KEY_PREFIX": f"limits-{tag}"},
+    base = django_settings.CACHES
+    urls = {"default": django_settings.REDIS_URL, store.ALIAS: database_url(django_settings.REDIS_URL, 1)}
+    urls[LIMITS] = database_url(django_settings.REDIS_URL, 2)
+    roles = {
+        **base,
+        store.ALIAS: {**base[store.ALIAS], "LOCATION": urls[store.ALIAS], "KEY_PREFIX": f"store-{tag}"},
+        LIMITS: {**base[LIMITS], "LOCATION": urls[LIMITS], "KEY_PREFIX": f"limits-{tag}"},
     }
-    settings.NEXUS_RATE_LIMIT_ANON = 100
-    with freeze_time("2026-06-01 12:00:10"):
-        yield urls
-    for alias in (store.ALIAS, LIMITS):
-        caches[alias].delete_pattern("*")
+    with override_settings(CACHES=roles, NEXUS_RATE_LIMIT_ANON=100), freeze_time("2026-06-01 12:00:10"):
+        try:
+            yield urls
+        finally:
+            for alias in (store.ALIAS, LIMITS):
+                caches[alias].delete_pattern("*")
 
 
 def post(client, body: dict):
