@@ -23,6 +23,7 @@ from nexus import versions
 from tests.importers.test_import_tmdb import tmdb_row, write_tmdb
 from tests.users.factories import PASSWORD, movie_create, person_create
 from users import custom_lists, services
+from users.custom_list_portability import CustomListImport
 from users.models import CustomList, CustomListEntry, Rating, User
 from users.statistics import movie_stats_refresh
 
@@ -38,6 +39,7 @@ UNCACHED_WRITES = {
     # Tags come from MovieLens' tags.csv only: a Nexus account has none (its deletion's DELETE matches no tag),
     # and imported MovieLens people cannot sign in to delete theirs.
     ("account delete", Tag),
+    ("account delete with lists", Tag),
     ("admin: account delete", Tag),
 }
 
@@ -161,6 +163,10 @@ WRITE_PATHS = {
     "list remove": lambda c: custom_lists.custom_list_remove(
         user=c.ada, list_id=_list(c, with_movies=2).pk, movie=c.movie
     ),
+    "list import": lambda c: _list_import(c, "Imported", [c.movie]),
+    "list import into an existing list": lambda c: _list_import(
+        c, "Ada's", [entry.movie for entry in CustomListEntry.objects.select_related("movie").order_by("-position")]
+    ),
     "account delete with lists": lambda c: (
         _list(c, with_movies=1),
         services.user_account_delete(user=c.ada, password=PASSWORD),
@@ -191,7 +197,18 @@ def _list(c, *, with_movies: int = 0) -> CustomList:
     return custom_list
 
 
+def _list_import(c, name: str, movies: list) -> None:
+    """A library import's lists (users.custom_list_portability): a list matched by name or created, its movies
+    added, noted and put in the file's order."""
+    writer = CustomListImport(c.ada)
+    writer.custom_list("0", name=name, description="Imported.", public=True, at=c.now)
+    for movie in movies:
+        writer.entry("0", movie, note="A note.", at=c.now)
+
+
 LIST_PATHS = {"list update", "list delete", "list add", "list move", "list remove", "account delete with lists"}
+LIST_PATHS |= {"list import into an existing list"}
+TWO_MOVIE_PATHS = {"list move", "list remove", "list import into an existing list"}
 
 
 @dataclass
@@ -213,7 +230,7 @@ def test_every_write_path_bumps_the_versions_of_what_it_wrote(
     if name == "statistics refresh":  # a rating the statistics do not count yet
         Rating.objects.create(user=ada, movie=movie, score=3, created_at=context.now, updated_at=context.now)
     if name in LIST_PATHS:  # the list exists before: its creation is a write path of its own
-        _list(context, with_movies=2 if name in ("list move", "list remove") else 1 if "account" in name else 0)
+        _list(context, with_movies=2 if name in TWO_MOVIE_PATHS else 1 if "account" in name else 0)
     with observed(django_capture_on_commit_callbacks) as seen:
         WRITE_PATHS[name](context)
     written = seen.written_models()

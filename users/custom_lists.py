@@ -244,6 +244,11 @@ def _create_with_fresh_slug(*, user: User, **values) -> CustomList:
     raise RuntimeError("no free slug found in five tries")
 
 
+def custom_list_name_clean(name: str) -> str:
+    """The name as a list keeps it (what creating or renaming a list stores); ValidationError when it is none."""
+    return _clean_name(name)
+
+
 def _clean_name(name: str) -> str:
     name = _clean_text(name, field="name", limit=NAME_MAX_LENGTH)
     if not name:

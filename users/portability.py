@@ -6,7 +6,8 @@ its name once the upload commits (the library never imports the importers); the 
 and matches the file, then writes every entry through a ``LibraryImport`` in one transaction, so a file that
 fails half-way writes nothing. The entry writes are the services' (rating_upsert, watchlist_add, ...): the same
 rules and statistics as a rating sent one by one; a ``LibraryImport`` only tells what each row changed (created,
-updated, unchanged), so that importing a file again changes nothing, and keeps the dates the file gives.
+updated, unchanged), so that importing a file again changes nothing, and keeps the dates the file gives. Custom
+lists are written through their own services (users.custom_list_portability).
 
 The user's recommendations are refreshed once, after the import's transaction commits: every library change of
 one transaction rides along with the first refresh it queues (users.events).
@@ -17,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cached_property
 
 from celery import signature
 from django.conf import settings
@@ -28,6 +30,7 @@ from kombu.exceptions import OperationalError
 from catalog.models import Movie
 from nexus.versions import rows_changed
 from users import services
+from users.custom_list_portability import CustomListImport, ListSnapshot, custom_lists_snapshot
 from users.models import Favorite, HiddenMovie, ImportJob, Rating, User, WatchEvent, WatchlistItem
 
 logger = logging.getLogger(__name__)
@@ -157,6 +160,11 @@ class LibraryImport:
         self.viewings = Counter(WatchEvent.objects.filter(user=user).values_list("movie_id", "watched_at"))
         self._viewings_read: Counter = Counter()
 
+    @cached_property
+    def lists(self) -> CustomListImport:
+        """The custom lists' part of the import (read when the file has lists)."""
+        return CustomListImport(self.user)
+
     def rating(
         self, movie: Movie, score: Decimal, *, at: datetime | None = None, changed_at: datetime | None = None
     ) -> str:
@@ -239,6 +247,7 @@ class LibrarySnapshot:
     watchlist: list[LibraryEntry]
     history: list[LibraryEntry]
     hidden: list[LibraryEntry]
+    lists: list[ListSnapshot]  # the custom lists, oldest first, each with its movies in order
 
 
 def library_snapshot(*, user: User) -> LibrarySnapshot:
@@ -264,4 +273,5 @@ def library_snapshot(*, user: User) -> LibrarySnapshot:
         watchlist=entries(WatchlistItem, "created_at"),
         history=entries(WatchEvent, "watched_at"),
         hidden=entries(HiddenMovie, "created_at"),
+        lists=custom_lists_snapshot(user=user),
     )

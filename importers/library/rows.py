@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 RATING, WATCHLIST, VIEWING, FAVORITE, HIDDEN = "rating", "watchlist", "viewing", "favorite", "hidden"
+LIST_ENTRY = "list_entry"  # a movie in one of the lists of a Nexus export
 _IMDB_ID = re.compile(r"^tt\d{1,10}$")
 
 
@@ -31,7 +32,7 @@ class Row:
     the file gives them) and what the library holds of it."""
 
     line: int
-    kind: str  # RATING, WATCHLIST, VIEWING, FAVORITE or HIDDEN
+    kind: str  # RATING, WATCHLIST, VIEWING, FAVORITE, HIDDEN or LIST_ENTRY
     title: str = ""
     year: int | None = None
     imdb_id: str | None = None
@@ -42,6 +43,8 @@ class Row:
     changed_at: datetime | None = None  # ratings: when the score last changed
     file: str = ""
     not_a_movie: str = ""  # what the entry is instead (a show, an episode): reported as unmatched
+    list_key: str = ""  # LIST_ENTRY: the key of its list in the file (ListHeader.key)
+    note: str = ""  # LIST_ENTRY: the owner's note
 
 
 @dataclass
@@ -55,11 +58,24 @@ class Profile:
 
 
 @dataclass
+class ListHeader:
+    """A custom list of a Nexus export (its movies are LIST_ENTRY rows naming its ``key``, in the list's order)."""
+
+    line: int
+    key: str  # ties the list's entries to it within the file (the exported slug)
+    name: str
+    description: str = ""
+    public: bool = False
+    created_at: datetime | None = None
+
+
+@dataclass
 class LibraryFile:
-    """A file read: its rows in file order, and a profile (Nexus exports only)."""
+    """A file read: its rows in file order, a profile and custom lists (Nexus exports only)."""
 
     rows: list[Row] = field(default_factory=list)
     profile: Profile | None = None
+    lists: list[ListHeader] = field(default_factory=list)
 
 
 # --- Reading values -----------------------------------------------------------------------------------------------

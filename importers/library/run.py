@@ -13,7 +13,17 @@ from catalog.models import Movie
 from importers.library.formats import imdb_file, letterboxd_file, trakt_file
 from importers.library.matching import MovieMatcher
 from importers.library.nexus_format import nexus_file
-from importers.library.rows import FAVORITE, HIDDEN, RATING, VIEWING, WATCHLIST, LibraryFile, MalformedFile, Row
+from importers.library.rows import (
+    FAVORITE,
+    HIDDEN,
+    LIST_ENTRY,
+    RATING,
+    VIEWING,
+    WATCHLIST,
+    LibraryFile,
+    MalformedFile,
+    Row,
+)
 from users.events import library_changes_batched
 from users.models import ImportJob
 from users.portability import (
@@ -70,6 +80,17 @@ def library_write(user, library: LibraryFile) -> tuple[ImportCounts, list[dict]]
                 display_name=profile.display_name, bio=profile.bio, favorite_genres=profile.favorite_genres
             )
         counts.count(outcome)
+    for header in library.lists:  # each list is a row; its movies are rows of their own, below
+        counts.read += 1
+        with _row_refusals(header.line, ""):
+            outcome = writer.lists.custom_list(
+                header.key,
+                name=header.name,
+                description=header.description,
+                public=header.public,
+                at=header.created_at,
+            )
+        counts.count(outcome)
     matcher = MovieMatcher(library.rows)
     matched = [(row, matcher.match(row)) for row in library.rows]
     movies = Movie.objects.in_bulk({pk for _, pk in matched if pk is not None})
@@ -96,6 +117,8 @@ def _write(writer: LibraryImport, row: Row, movie: Movie) -> str:
         return writer.hide(movie, at=row.at)
     if row.kind == VIEWING:
         return writer.viewing(movie, at=row.at)
+    if row.kind == LIST_ENTRY:
+        return writer.lists.entry(row.list_key, movie, note=row.note, at=row.at)
     return UNCHANGED
 
 

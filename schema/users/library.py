@@ -66,8 +66,12 @@ class ImportCountsType(graphene.ObjectType):
     """What an import did with the rows of its file: every row read is matched or unmatched; every matched row
     created, updated or left unchanged an entry of your library."""
 
-    read = graphene.Int(required=True, description="Rows read (a Nexus export's profile counts as one).")
-    matched = graphene.Int(required=True, description="Rows matched to a movie of the catalog (or the profile).")
+    read = graphene.Int(
+        required=True, description="Rows read (a Nexus export's profile counts as one, and so does each list)."
+    )
+    matched = graphene.Int(
+        required=True, description="Rows matched to a movie of the catalog (or the profile, or a list)."
+    )
     created = graphene.Int(required=True, description="New entries: ratings, watchlist entries, viewings, ...")
     updated = graphene.Int(required=True, description="Entries changed: a rating's score, the profile.")
     unchanged = graphene.Int(required=True, description="Rows your library already held as the file has them.")
@@ -82,7 +86,9 @@ class UnmatchedRowType(graphene.ObjectType):
 
     line = graphene.Int(required=True, description="Its line in the file (the first line is 1).")
     file = graphene.String(required=True, description="The file of the uploaded archive it is in; empty otherwise.")
-    kind = graphene.String(required=True, description="rating, watchlist, viewing, favorite or hidden.")
+    kind = graphene.String(
+        required=True, description="rating, watchlist, viewing, favorite, hidden or list_entry (a movie of a list)."
+    )
     title = graphene.String(required=True, description="The title the row gives; may be empty.")
     year = graphene.Int(description="The year the row gives.")
     imdb_id = graphene.String(description="The IMDb id the row gives.")
@@ -172,9 +178,9 @@ _UNMATCHED_KEYS = {
 
 
 class LibraryExportType(graphene.ObjectType):
-    """Your whole library as a file: profile, ratings, favorites, watchlist, viewing history and hidden movies,
-    each movie with its movielensId, tmdbId and imdbId (docs/library-import-export.md). `importLibrary(source:
-    NEXUS)` reads it back."""
+    """Your whole library as a file: profile, ratings, favorites, watchlist, viewing history, hidden movies and
+    your lists (with their movies in order and notes), each movie with its movielensId, tmdbId and imdbId
+    (docs/library-import-export.md). `importLibrary(source: NEXUS)` reads it back."""
 
     filename = graphene.String(required=True, description="A name to save it under.")
     content_type = graphene.String(required=True, description="Its media type.")

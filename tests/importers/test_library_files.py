@@ -125,6 +125,47 @@ def test_nexus_csv_with_an_unknown_section_is_refused_with_its_line():
     assert refused.value.line == 3 and "Unknown section" in refused.value.reason
 
 
+NEXUS_CSV_HEADER = b"section,movielens_id,tmdb_id,imdb_id,title,year,score,date,changed,value,list,public\n"
+
+
+def test_nexus_csv_lists_tie_their_entries_by_slug_in_order():
+    content = NEXUS_CSV_HEADER + (
+        b'list,,,,Rewatch,,,2020-01-01,,"Two\nlines",rewatch-abc123,true\n'
+        b"list_entry,2571,,,The Matrix,1999,,,,Again,rewatch-abc123,\n"
+        b"list_entry,1,,,Toy Story,1995,,,,,rewatch-abc123,\n"
+    )
+
+    library = nexus_file(content, filename="nexus.csv")
+
+    [header] = library.lists
+    assert (header.name, header.description, header.public, header.line) == ("Rewatch", "Two\nlines", True, 3)
+    assert [(row.kind, row.movielens_id, row.note, row.list_key) for row in library.rows] == [
+        ("list_entry", 2571, "Again", "rewatch-abc123"),
+        ("list_entry", 1, "", "rewatch-abc123"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rows", "words"),
+    [
+        (b"list_entry,1,,,Toy Story,1995,,,,,nowhere,\n", "No list 'nowhere'"),
+        (b"list,,,,Rewatch,,,,,,,\n", "its own slug"),
+        (b"list,,,,Rewatch,,,,,,a,yes\n", "true or false"),
+        (b"list,,,,A,,,,,,a,\nlist,,,,B,,,,,,a,\n", "its own slug"),
+    ],
+)
+def test_nexus_csv_lists_that_cannot_be_read_are_refused_with_their_line(rows, words):
+    with pytest.raises(MalformedFile) as refused:
+        nexus_file(NEXUS_CSV_HEADER + rows, filename="nexus.csv")
+    assert refused.value.line == rows.count(b"\n") + 1 and words in refused.value.reason
+
+
+def test_nexus_json_lists_that_cannot_be_read_are_refused():
+    document = {"format": "nexus-library", "version": 1, "lists": [{"name": "A", "public": "yes", "movies": []}]}
+    with pytest.raises(MalformedFile, match="true or false"):
+        nexus_file(json.dumps(document).encode(), filename="x.json")
+
+
 def test_nexus_json_of_another_format_is_refused():
     with pytest.raises(MalformedFile, match="Not a Nexus library export"):
         nexus_file(b'{"format": "something-else", "version": 1}', filename="x.json")

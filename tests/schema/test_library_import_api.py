@@ -15,8 +15,8 @@ from catalog.models import Movie
 from recommender import tasks as recommender_tasks
 from tests.recommender.support import eager_tasks  # noqa: F401 - a fixture, requested by name
 from tests.users.factories import person_create
-from users import services
-from users.models import Favorite, HiddenMovie, ImportJob, Rating, WatchEvent, WatchlistItem
+from users import custom_lists, services
+from users.models import CustomList, Favorite, HiddenMovie, ImportJob, Rating, WatchEvent, WatchlistItem
 from users.portability import library_snapshot
 
 pytestmark = pytest.mark.usefixtures("movielens", "eager_tasks")
@@ -282,6 +282,7 @@ def test_export_then_import_into_a_fresh_account_reproduces_the_library(run_impo
     services.user_profile_update(
         user=person, display_name="Imp Orter", bio="Films.\nMore films.", favorite_genres=["Drama", "Comedy"]
     )
+    lists_create(person)
 
     for export_format in ("JSON", "CSV"):
         exported = gql.data(EXPORT, {"format": export_format}, token=token)["me"]["libraryExport"]
@@ -293,10 +294,16 @@ def test_export_then_import_into_a_fresh_account_reproduces_the_library(run_impo
 
         assert job["status"] == "DONE" and job["counts"]["unmatched"] == 0, job
         assert library(fresh) == library(person), export_format
+        assert set(CustomList.objects.filter(user=fresh).values_list("slug", flat=True)).isdisjoint(
+            CustomList.objects.filter(user=person).values_list("slug", flat=True)
+        )  # slugs are the service's: fresh ones
+        before = library(fresh)
         again = run_import(
             exported["content"].encode(), name=exported["filename"], source="NEXUS", as_token=get_token(fresh)
         )
         assert again["counts"]["created"] == again["counts"]["updated"] == 0
+        assert again["counts"]["unchanged"] == again["counts"]["matched"] == job["counts"]["matched"]
+        assert library(fresh) == before, export_format
 
 
 def library(user) -> dict:
@@ -314,11 +321,101 @@ def library(user) -> dict:
         "watchlist": sorted(entries(snapshot.watchlist)),
         "history": sorted(entries(snapshot.history)),
         "hidden": sorted(entries(snapshot.hidden)),
+        "lists": [
+            (
+                custom_list.name,
+                custom_list.description,
+                custom_list.public,
+                custom_list.created_at,
+                [(entry.movie.movielens_id, entry.note, entry.at) for entry in custom_list.entries],
+            )
+            for custom_list in snapshot.lists
+        ],
         "counts": [
             model.objects.filter(user=user).count()
-            for model in (Rating, Favorite, WatchlistItem, WatchEvent, HiddenMovie)
+            for model in (Rating, Favorite, WatchlistItem, WatchEvent, HiddenMovie, CustomList)
         ],
     }
+
+
+def lists_create(user) -> list[CustomList]:
+    """Two lists (one public, one private) with notes, one of them reordered after its movies were added."""
+    movie = {pk: Movie.objects.get(movielens_id=pk) for pk in (MATRIX, HEAT, TOY_STORY, GODFATHER)}
+    public = custom_lists.custom_list_create(
+        user=user, name="Heists & more", description='Crews,\n"plans", and one last job.', public=True
+    )
+    private = custom_lists.custom_list_create(user=user, name="Rewatch", public=False)
+    for pk, note in ((HEAT, "The diner scene."), (GODFATHER, ""), (MATRIX, "Not really a heist, line 1\nline 2")):
+        custom_lists.custom_list_add(user=user, list_id=public.pk, movie=movie[pk], note=note)
+    custom_lists.custom_list_move(user=user, list_id=public.pk, movie=movie[MATRIX], position=1)
+    custom_lists.custom_list_add(user=user, list_id=private.pk, movie=movie[TOY_STORY], note="With the kids")
+    return [public, private]
+
+
+def test_the_exported_lists_keep_their_order_notes_and_flags(run_import, gql, person, token):
+    lists_create(person)
+
+    content = gql.data(EXPORT, {"format": "JSON"}, token=token)["me"]["libraryExport"]["content"]
+
+    exported = json.loads(content)["lists"]
+    assert [(item["name"], item["public"]) for item in exported] == [("Heists & more", True), ("Rewatch", False)]
+    assert [(item["movie"]["movielensId"], item["note"]) for item in exported[0]["movies"]] == [
+        (MATRIX, "Not really a heist, line 1\nline 2"),
+        (HEAT, "The diner scene."),
+        (GODFATHER, ""),
+    ]
+    assert exported[0]["movies"][0]["movie"]["imdbId"] == "tt0133093" and exported[0]["slug"].startswith("heists")
+
+
+def test_reimporting_lists_matches_them_by_name_and_puts_the_files_order_back(run_import, gql, person, token):
+    public, private = lists_create(person)
+    content = gql.data(EXPORT, {"format": "CSV"}, token=token)["me"]["libraryExport"]["content"].encode()
+    matrix, heat = Movie.objects.get(movielens_id=MATRIX), Movie.objects.get(movielens_id=HEAT)
+    custom_lists.custom_list_move(user=person, list_id=public.pk, movie=heat, position=1)
+    custom_lists.custom_list_add(user=person, list_id=public.pk, movie=matrix, note="changed")
+    custom_lists.custom_list_update(user=person, list_id=private.pk, public=True)
+
+    job = run_import(content, name="export.csv", source="NEXUS")
+
+    # The Matrix's note and place (one row updated; Heat is in its place again then), Rewatch's flag (updated).
+    assert job["counts"]["updated"] == 2 and job["counts"]["created"] == 0, job
+    public.refresh_from_db()
+    entries = list(public.entries.order_by("position").values_list("movie__movielens_id", "note"))
+    assert entries == [(MATRIX, "Not really a heist, line 1\nline 2"), (HEAT, "The diner scene."), (GODFATHER, "")]
+    assert CustomList.objects.get(pk=private.pk).public is False
+    assert CustomList.objects.filter(user=person).count() == 2
+
+
+def test_lists_beyond_the_limit_fail_the_import_and_write_nothing(run_import, gql, person, token, settings):
+    lists_create(person)
+    content = gql.data(EXPORT, {"format": "JSON"}, token=token)["me"]["libraryExport"]["content"].encode()
+    fresh = person_create("fresh-limited")
+    custom_lists.custom_list_create(user=fresh, name="Already there")
+    settings.NEXUS_LISTS_MAX_PER_USER = 2
+
+    job = run_import(content, name="export.json", source="NEXUS", as_token=get_token(fresh))
+
+    assert job["status"] == "FAILED" and "Rewatch" in job["failure"]["reason"], job["failure"]
+    assert "most an account can have" in job["failure"]["reason"]
+    assert list(CustomList.objects.filter(user=fresh).values_list("name", flat=True)) == ["Already there"]
+    assert not Rating.objects.filter(user=fresh).exists()
+
+
+def test_a_list_entry_matching_no_movie_is_reported_unmatched(run_import, gql, person, token):
+    lists_create(person)
+    document = json.loads(gql.data(EXPORT, {"format": "JSON"}, token=token)["me"]["libraryExport"]["content"])
+    document["lists"][1]["movies"].append(
+        {"movie": {"movielensId": None, "tmdbId": None, "imdbId": "tt99999990", "title": "Nope", "year": 2031}}
+    )
+    fresh = person_create("fresh-unmatched")
+
+    job = run_import(json.dumps(document).encode(), name="e.json", source="NEXUS", as_token=get_token(fresh))
+
+    assert job["status"] == "DONE" and job["counts"]["unmatched"] == 1
+    [row] = job["unmatchedRows"]
+    assert row["kind"] == "list_entry" and row["imdbId"] == "tt99999990"
+    rewatch = CustomList.objects.get(user=fresh, name="Rewatch")
+    assert list(rewatch.entries.values_list("movie__movielens_id", flat=True)) == [TOY_STORY]
 
 
 def test_polling_the_job_sees_it_pending_then_done(client, gql, token, django_capture_on_commit_callbacks):

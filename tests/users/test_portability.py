@@ -8,7 +8,8 @@ import pytest
 from catalog.models import Movie
 from tests.users.factories import movie_create, person_create
 from users import events
-from users.models import LibraryChange, Rating, WatchEvent
+from users.custom_list_portability import CustomListImport
+from users.models import CustomList, LibraryChange, Rating, WatchEvent
 from users.portability import CREATED, UNCHANGED, UPDATED, LibraryImport
 
 
@@ -67,3 +68,22 @@ def test_viewings_are_counted_as_often_as_the_file_lists_them(person):
     again = LibraryImport(person)
     assert [again.viewing(movie, at=at) for _ in range(3)] == [UNCHANGED, UNCHANGED, CREATED]
     assert WatchEvent.objects.filter(user=person, movie=movie).count() == 3
+
+
+def test_imported_lists_are_matched_by_name_and_their_movies_say_what_they_changed(person):
+    first, second, third = (movie_create() for _ in range(3))
+    created = CustomListImport(person)
+    assert created.custom_list("a", name="  Picks ", description="", public=False) == CREATED
+    assert [created.entry("a", movie, note="n") for movie in (first, second, first)] == [CREATED, CREATED, UNCHANGED]
+
+    again = CustomListImport(person)
+    assert again.custom_list("x", name="Picks", description="", public=False) == UNCHANGED
+    assert again.entry("x", second, note="n") == UPDATED  # moved to the first place
+    assert again.entry("x", first, note="n") == UNCHANGED  # in its place already, then
+    assert again.entry("x", third, note="") == CREATED
+    assert again.custom_list("y", name="Picks", description="A second list of that name", public=True) == CREATED
+
+    lists = CustomList.objects.filter(user=person).order_by("created_at", "id")
+    assert [(row.name, row.public) for row in lists] == [("Picks", False), ("Picks", True)]
+    entries = lists[0].entries.order_by("position").values_list("movie", "note")
+    assert list(entries) == [(second.pk, "n"), (first.pk, "n"), (third.pk, "")]
