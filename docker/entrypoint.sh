@@ -26,7 +26,7 @@ reset_metrics_dir() {
     fi
 }
 
-# A job's queue, named as nexus/settings.py names it (celery_queue): the job, or "<default queue>.<job>".
+# A job's queue, named as nexus/queues.py names it (job_queue): the job, or "<default queue>.<job>".
 default_queue="${CELERY_TASK_DEFAULT_QUEUE:-celery}"
 queue_of() {
     if [ "$default_queue" = celery ]; then echo "$1"; else echo "$default_queue.$1"; fi

@@ -14,7 +14,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
-from kombu import Exchange, Queue
+
+from nexus.queues import job_queues, task_queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Local development settings (scripts/run writes DEBUG and a generated SECRET_KEY there): the environment always
@@ -252,23 +253,9 @@ CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 # Tasks go to this queue: deployments (and the end-to-end test) that share one broker keep their work apart.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 
-
-def celery_queue(job: str) -> str:
-    """The queue of a job: its name, or ``<default queue>.<job>`` when the default queue is not Celery's own
-    ("celery"), so that deployments (and tests) sharing one broker keep every queue apart with one setting.
-    docker/entrypoint.sh names them the same way."""
-    return job if CELERY_TASK_DEFAULT_QUEUE == "celery" else f"{CELERY_TASK_DEFAULT_QUEUE}.{job}"
-
-
-# Queues by job (README, "Scaling"), so that a long training never delays a user's refresh: `worker` containers
-# consume refresh, precompute and the default queue (beat's small periodic tasks), `trainer` containers training.
-# A worker started without -Q consumes them all (the embedded default and development).
-NEXUS_QUEUES = {job: celery_queue(job) for job in ("refresh", "precompute", "training")}
-# Each queue bound to an exchange of its own by its own name (as Celery creates a queue it is routed to): queues
-# declared without one would all share the default exchange and routing key, and each would get every message.
-CELERY_TASK_QUEUES = [
-    Queue(name, Exchange(name), routing_key=name) for name in (CELERY_TASK_DEFAULT_QUEUE, *NEXUS_QUEUES.values())
-]
+# Queues by job (README, "Scaling"; nexus/queues.py), so that a long training never delays a user's refresh.
+NEXUS_QUEUES = job_queues(CELERY_TASK_DEFAULT_QUEUE)
+CELERY_TASK_QUEUES = task_queues(CELERY_TASK_DEFAULT_QUEUE)
 # Chords (a training's precompute shards and their callback, recommender/training.py) need a result backend: the
 # limits role's Redis, which never evicts. Results expire after a day. Without Redis, trainings precompute in
 # their own process.

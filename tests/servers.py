@@ -23,7 +23,7 @@ TOOLS_PATH = f"{Path(PYTHON).parent}{os.pathsep}{os.environ['PATH']}"
 
 
 def queues_of(default_queue: str) -> list[str]:
-    """Every queue of a deployment whose default queue is ``default_queue`` (nexus.settings.celery_queue): what a
+    """Every queue of a deployment whose default queue is ``default_queue`` (nexus.queues.job_queue): what a
     test's worker consumes, and deletes afterwards."""
     jobs = ("refresh", "precompute", "training")
     return [default_queue, *(job if default_queue == "celery" else f"{default_queue}.{job}" for job in jobs)]

@@ -409,7 +409,7 @@ def test_workers_scale_out_and_each_role_consumes_the_queues_of_its_jobs(compose
     [("celery", "refresh,precompute,celery"), ("nexus-x", "nexus-x.refresh,nexus-x.precompute,nexus-x")],
 )
 def test_the_entrypoint_names_queues_as_the_settings_do(default_queue, expected):
-    """docker/entrypoint.sh's queue_of and nexus.settings.celery_queue agree (the settings are read in a child
+    """docker/entrypoint.sh's queue_of and nexus.queues.job_queue agree (the settings are read in a child
     process, where the default queue is the one given)."""
     script = (PROJECT_DIR / "docker" / "entrypoint.sh").read_text()
     function = script[script.index("default_queue=") : script.index("catalog_is_empty()")]
