@@ -40,9 +40,11 @@ def shard_precompute(*, version: str, user_ids: list[int]) -> dict:
 
 
 def _summary(lists: dict[int, np.ndarray], *, planned: int) -> dict:
-    """What the callback checks and the run's metrics add up (JSON: it travels through the result backend)."""
-    entries = np.concatenate([*lists.values(), store.empty_entries(0)])
-    top10 = np.concatenate([store.empty_entries(0)["movie"], *(list_["movie"][:10] for list_ in lists.values())])
+    """What the callback checks and the run's metrics add up (JSON: it travels through the result backend): of
+    each list's balanced part, as the one-process training's metrics (``training._list_metrics``)."""
+    balanced = [store.balanced(list_) for list_ in lists.values()]
+    entries = np.concatenate([*balanced, store.empty_entries(0)])
+    top10 = np.concatenate([store.empty_entries(0)["movie"], *(list_["movie"][:10] for list_ in balanced)])
     return {
         "planned": planned,
         "written": len(lists),

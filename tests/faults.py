@@ -49,6 +49,19 @@ def wait_for(condition: Callable[[], object], *, timeout: float, what: str, log:
         time.sleep(0.1)
 
 
+@contextlib.contextmanager
+def held_table(database_url: str, table: str):
+    """An exclusive lock on ``table``, held until the block ends: whoever reads it waits."""
+    connection = psycopg2.connect(database_url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")  # noqa: S608 - a constant name
+        yield
+    finally:
+        connection.rollback()
+        connection.close()
+
+
 class Service:
     """One process (and whatever it starts) in a session of its own: start, kill (SIGKILL), stop (SIGTERM)."""
 

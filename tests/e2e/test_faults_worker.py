@@ -4,7 +4,6 @@ goes back to the broker, and a new worker finishes the same run. What a dead att
 version, a model folder) is discarded when its run starts over; a run whose worker died twice is given up, and a
 finished run delivered again is not trained again."""
 
-import contextlib
 import pickle
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from recommender import store, tasks
 from recommender.models import ModelRun
 from tests.faults import (  # noqa: F401 - prepared is a fixture
     broker_up,
+    held_table,
     manage,
     prepared,
     rabbitmq_service,
@@ -45,19 +45,6 @@ def run_row(database_url: str, run_id: int) -> dict:
         cursor.execute("SELECT count(*) FROM recommender_modelrun WHERE status = 'running'")
         (running,) = cursor.fetchone()
     return {"status": status, "version": version, "attempts": attempts, "running_runs": running}
-
-
-@contextlib.contextmanager
-def held_table(database_url: str, table: str):
-    """An exclusive lock on ``table``, held until the block ends: whoever reads it waits."""
-    connection = psycopg2.connect(database_url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")  # noqa: S608 - a constant name
-        yield
-    finally:
-        connection.rollback()
-        connection.close()
 
 
 def live_version(redis_url: str) -> str | None:

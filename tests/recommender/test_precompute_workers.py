@@ -5,6 +5,7 @@ machine's broker. `train_recommender --shards N` runs in the foreground while th
 
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import time
@@ -20,6 +21,7 @@ from recommender import store
 from tests.conftest import need
 from tests.faults import (  # noqa: F401 - prepared is a fixture
     Service,
+    held_table,
     manage,
     prepared,
     stack_copy,
@@ -167,3 +169,53 @@ def test_a_shard_that_keeps_failing_fails_the_run_and_the_old_version_stays(stac
     assert f"Training {version} failed" in (tmp_path / "train.log").read_text()
     assert live_version(stack) == previous  # readers never saw the new version
     assert lists_of(stack, version) == {}  # what the shard that succeeded wrote is discarded
+
+
+def shard_waiting_on_the_lock(stack) -> bool:
+    """A shard's COPY of its users' events is running in some worker's connection, waiting for a lock."""
+    with psycopg2.connect(stack["env"]["DATABASE_URL"]) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND query LIKE 'COPY %'"
+        )
+        return cursor.fetchone()[0] == 1
+
+
+def messages_in(queue: str) -> int:
+    with Connection(settings.CELERY_BROKER_URL) as broker:
+        return broker.default_channel.queue_declare(queue, passive=True).message_count
+
+
+RECEIVED = r"Task recommender\.tasks\.precompute_shard\[([0-9a-f-]+)\] received"
+
+
+def test_a_worker_killed_in_the_middle_of_a_shard_loses_nothing(stack, tmp_path):
+    """The worker (main process and pool child) is SIGKILLed while its shard waits for the ratings table (held by
+    the test: the shard is surely in the middle of its work); RabbitMQ puts the unacknowledged message back when
+    the worker's connection closes, and a second worker runs that same task (same id) and the other shard."""
+    previous = live_version(stack)
+    one_process = lists_of(stack, previous)
+    training = training_in_background(stack, tmp_path)
+    precompute = f"{stack['queue']}.precompute"
+    first = worker_service(stack, tmp_path / "first.log")
+    second = worker_service(stack, tmp_path / "second.log")
+    with stopped_at_exit(first, second):
+        with held_table(stack["env"]["DATABASE_URL"], "users_rating"):
+            first.start()
+            wait_for(lambda: shard_waiting_on_the_lock(stack), timeout=60, what="a shard reads", log=first.log)
+            received = re.findall(RECEIVED, first.log.read_text())
+            assert len(received) == 1, first.log.read_text()[-3000:]  # prefetch 1: the other shard waits
+            assert messages_in(precompute) == 1
+            first.kill()  # SIGKILL to the process group: the worker and its pool child
+        wait_for(lambda: messages_in(precompute) == 2, timeout=30, what="the shard's message back in its queue")
+
+        second.start()
+        assert training.wait(timeout=120) == 0, (tmp_path / "train.log").read_text()[-3000:]
+
+    assert f"precompute_shard[{received[0]}] succeeded" in second.log.read_text()  # the same task, redelivered
+    assert shards_run_by(second) == 2 * 2  # both shards, once each ("received" and "succeeded" lines)
+    assert "] succeeded" not in first.log.read_text()
+    run = latest_run(stack)
+    assert run["status"] == "succeeded" and run["metrics"]["shards"] == 2
+    assert live_version(stack) == run["version"] != previous
+    assert_same_lists(lists_of(stack, run["version"]), one_process)
