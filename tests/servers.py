@@ -15,6 +15,7 @@ import psycopg2
 from psycopg2 import sql
 
 from bench.processes import process_stop
+from nexus.queues import job_queues
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -25,8 +26,7 @@ TOOLS_PATH = f"{Path(PYTHON).parent}{os.pathsep}{os.environ['PATH']}"
 def queues_of(default_queue: str) -> list[str]:
     """Every queue of a deployment whose default queue is ``default_queue`` (nexus.queues.job_queue): what a
     test's worker consumes, and deletes afterwards."""
-    jobs = ("refresh", "precompute", "training")
-    return [default_queue, *(job if default_queue == "celery" else f"{default_queue}.{job}" for job in jobs)]
+    return [default_queue, *job_queues(default_queue).values()]
 
 
 def free_port() -> int:

@@ -26,6 +26,7 @@ import hypothesis
 import pytest
 import schemathesis
 from schemathesis import GenerationMode
+from schemathesis.graphql import nodes
 
 from tests.servers import PROJECT_DIR
 
@@ -170,6 +171,9 @@ def send(fuzz_case: FuzzCase, token: str) -> dict:
 
 def test_schemathesis_finds_no_server_error(live_stack):
     token = live_stack.register("fuzzer")
+    # A file arrives only in a multipart request (tests/schema/test_uploads.py): in a JSON document any literal
+    # sent for it must be refused cleanly, which strings of all kinds test.
+    schemathesis.graphql.scalar("Upload", hypothesis.strategies.text(max_size=20).map(nodes.String))
     schema = schemathesis.graphql.from_url(live_stack.graphql_url, timeout=REQUEST_TIMEOUT)
     operations = [result.ok() for result in schema.get_all_operations()]
     fields = {operation.definition.field_name for operation in operations}

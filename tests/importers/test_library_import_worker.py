@@ -10,6 +10,7 @@ import uuid
 from tests.conftest import movielens_small_dir
 from tests.e2e import test_worker_roundtrip as roundtrip
 from tests.e2e.test_worker_roundtrip import PASSWORD, Client, free_port, manage, process, wait_for
+from tests.servers import queues_of
 
 # The round trip's fixtures, requested by name: a database and a broker queue of the test's own.
 e2e_database, environment = roundtrip.e2e_database, roundtrip.environment
@@ -58,8 +59,8 @@ def test_an_uploaded_library_is_imported_by_a_real_worker(environment, e2e_datab
     manage(environment, "migrate", "--noinput")
     manage(environment, "import_movielens", str(movielens_small_dir()), "--no-train")
     port = free_port()
-    queue = environment["CELERY_TASK_DEFAULT_QUEUE"]
-    worker = [sys.executable, "-m", "celery", "-A", "nexus", "worker", "-Q", queue, "-c", "1", "-l", "info"]
+    queues = ",".join(queues_of(environment["CELERY_TASK_DEFAULT_QUEUE"]))  # the import's refresh too
+    worker = [sys.executable, "-m", "celery", "-A", "nexus", "worker", "-Q", queues, "-c", "1", "-l", "info"]
     server = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
     with (
         process(worker, environment, tmp_path / "worker.log") as worker_log,

@@ -14,7 +14,7 @@ from django.conf import settings
 from kombu import Connection
 
 from tests.conftest import movielens_small_dir, need
-from tests.servers import PROJECT_DIR, PYTHON, free_port, running, scratch_database, wait_until
+from tests.servers import PROJECT_DIR, PYTHON, free_port, queues_of, running, scratch_database, wait_until
 
 PASSWORD = "coldstart-Horse-Battery-42"
 FAVORITE_GENRES = ["Sci-Fi", "Animation"]
@@ -77,7 +77,8 @@ def test_favorite_genres_and_three_ratings_shape_the_list_within_two_seconds(env
     manage(environment, "import_movielens", "--no-train", str(movielens_small_dir()))
     manage(environment, "train_recommender", "-v", "0")
     port = free_port()
-    worker = [PYTHON, "-m", "celery", "-A", "nexus", "worker", "-Q", environment["CELERY_TASK_DEFAULT_QUEUE"]]
+    queues = ",".join(queues_of(environment["CELERY_TASK_DEFAULT_QUEUE"]))
+    worker = [PYTHON, "-m", "celery", "-A", "nexus", "worker", "-Q", queues]
     server = [PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
     with (
         running([*worker, "-c", "1", "-l", "info"], env=environment, log_path=tmp_path / "worker.log"),

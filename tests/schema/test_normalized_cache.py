@@ -34,6 +34,8 @@ EMBEDDED = {
     *("Query", "Mutation", "PageInfo", "Error", "Recommendation", "RecommenderStatus"),
     # Parts of an import job and the library export: values kept inside their parent.
     *("ImportCounts", "UnmatchedRow", "ImportFailure", "LibraryExport"),
+    # A movie's cast members and tags: values kept inside their movie (the person has an id of its own).
+    *("CastMember", "MovieTag"),
 }
 
 
