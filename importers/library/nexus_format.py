@@ -211,19 +211,7 @@ def _json_read(text: str) -> LibraryFile:
         if not isinstance(entries, list):
             raise MalformedFile(f'"{member}" must be an array.')
         for line, entry in entries:
-            if not isinstance(entry, dict) or not isinstance(entry.get("movie"), dict):
-                raise MalformedFile(f'Each entry of "{member}" is an object with a "movie".', line=line)
-            movie = entry["movie"]
-            row = _row(
-                line,
-                kind,
-                movielens_id=movie.get("movielensId"),
-                tmdb_id=movie.get("tmdbId"),
-                imdb_id=movie.get("imdbId"),
-                title=movie.get("title"),
-                year=movie.get("year"),
-                at=entry.get(date_name),
-            )
+            row = _json_movie_row(entry, line, kind, date_name, where=f'Each entry of "{member}"')
             if kind == RATING:
                 row.score = star_score(entry.get("score"), line=line, what="score")
                 row.changed_at = moment(entry.get("updatedAt"), line=line)
@@ -255,21 +243,26 @@ def _json_lists(lists, library: LibraryFile) -> None:
             )
         )
         for entry in item.get("movies", []):
-            if not isinstance(entry, dict) or not isinstance(entry.get("movie"), dict):
-                raise MalformedFile('Each of a list\'s "movies" is an object with a "movie".', line=line)
-            movie = entry["movie"]
-            row = _row(
-                line,
-                LIST_ENTRY,
-                movielens_id=movie.get("movielensId"),
-                tmdb_id=movie.get("tmdbId"),
-                imdb_id=movie.get("imdbId"),
-                title=movie.get("title"),
-                year=movie.get("year"),
-                at=entry.get("addedAt"),
-            )
+            row = _json_movie_row(entry, line, LIST_ENTRY, "addedAt", where='Each of a list\'s "movies"')
             row.list_key, row.note = key, _text(entry.get("note"), what="A note", line=line) or ""
             library.rows.append(row)
+
+
+def _json_movie_row(entry, line: int, kind: str, date_name: str, *, where: str):
+    """One entry of a section or a list: an object with the movie's ids, title and year, dated by ``date_name``."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("movie"), dict):
+        raise MalformedFile(f'{where} is an object with a "movie".', line=line)
+    movie = entry["movie"]
+    return _row(
+        line,
+        kind,
+        movielens_id=movie.get("movielensId"),
+        tmdb_id=movie.get("tmdbId"),
+        imdb_id=movie.get("imdbId"),
+        title=movie.get("title"),
+        year=movie.get("year"),
+        at=entry.get(date_name),
+    )
 
 
 def _csv_read(text: str) -> LibraryFile:

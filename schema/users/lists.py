@@ -4,11 +4,9 @@ list id that is not one of the caller's own lists is NOT_FOUND, whether or not s
 
 import graphene
 
-from schema.catalog.loaders import viewer_library_forget
 from schema.core.ids import parse_global_id
-from schema.core.mutations import BaseMutation
 from schema.users.list_types import ListType, list_by_slug
-from schema.users.mutations import MOVIE_ID_HELP, movie_argument
+from schema.users.mutations import MOVIE_ID_HELP, LibraryMutation, movie_argument
 from users import custom_lists as services
 
 LIST_ID_HELP = "Global id of one of your lists (List.id)."
@@ -27,20 +25,13 @@ class ListQueries(graphene.ObjectType):
         return list_by_slug(info, slug)
 
 
-class ListMutation(BaseMutation):
+class ListMutation(LibraryMutation):
     """A change to one of the caller's lists; the payload's movies (Movie.inMyLists) show the result."""
 
     list = graphene.Field(ListType, description="The list as it is now; null when there are errors.")
-    login_required = True
 
     class Meta:
         abstract = True
-
-    @classmethod
-    def mutate(cls, root, info, **arguments):
-        payload = super().mutate(root, info, **arguments)
-        viewer_library_forget(info)
-        return payload
 
 
 def _list_pk(list_id: str) -> int:
