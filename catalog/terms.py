@@ -68,30 +68,24 @@ def movie_tags_many(*, movie_ids: Iterable[int], first: int) -> dict[int, list[T
 
 def movies_with_all_keywords(queryset: QuerySet[Movie], names: list[str]) -> QuerySet[Movie]:
     """The movies of ``queryset`` that have every one of these keywords (none for an unknown one)."""
-    wanted = lowered(names)
-    if not wanted:
-        return queryset
-    having_all = (
-        MovieKeyword.objects.annotate(key=Lower("keyword__name"))
-        .filter(key__in=wanted)
-        .values("movie_id")
-        .annotate(matched=Count("keyword_id", distinct=True))
-        .filter(matched=len(wanted))
-        .values("movie_id")
-    )
-    return queryset.filter(pk__in=having_all)
+    keywords = MovieKeyword.objects.annotate(key=Lower("keyword__name"))
+    return _with_all(queryset, keywords, names, distinct="keyword_id")
 
 
 def movies_with_all_tags(queryset: QuerySet[Movie], names: list[str]) -> QuerySet[Movie]:
     """The movies of ``queryset`` that someone tagged with each of these names."""
+    return _with_all(queryset, Tag.objects.annotate(key=Lower("name")), names, distinct="key")
+
+
+def _with_all(queryset: QuerySet[Movie], named: QuerySet, names: list[str], *, distinct: str) -> QuerySet[Movie]:
+    """The movies of ``queryset`` with a row of ``named`` (annotated with its lowered ``key``) for each name."""
     wanted = lowered(names)
     if not wanted:
         return queryset
     having_all = (
-        Tag.objects.annotate(key=Lower("name"))
-        .filter(key__in=wanted)
+        named.filter(key__in=wanted)
         .values("movie_id")
-        .annotate(matched=Count("key", distinct=True))
+        .annotate(matched=Count(distinct, distinct=True))
         .filter(matched=len(wanted))
         .values("movie_id")
     )
