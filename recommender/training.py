@@ -138,11 +138,7 @@ def _unfinished_version_discard(version: str) -> None:
 def _train(run: ModelRun, timings: dict[str, float], progress: Progress | None = None) -> str | None:
     snapshot_at = timezone.now()
     with _timed(timings, "load", progress):
-        catalog, features = catalog_load()
-        events = event_log()
-        if not has_positive(events):
-            raise NothingToTrainOn("no ratings, favorites or viewings yet: import MovieLens first")
-        interactions = interactions_from_events(events, user_ids=None, item_ids=catalog.item_ids)
+        catalog, features, events, interactions = _training_data()
         users = UserRows.of(events, interactions, catalog.declared_genres(declared_genre_ids(interactions.user_ids)))
     with _timed(timings, "fit", progress):
         model = _fit(run, interactions, features)
@@ -174,6 +170,15 @@ def _train(run: ModelRun, timings: dict[str, float], progress: Progress | None =
     return replaced
 
 
+def _training_data():
+    """The catalog with its item features, every user's events, and the interactions built from them."""
+    catalog, features = catalog_load()
+    events = event_log()
+    if not has_positive(events):
+        raise NothingToTrainOn("no ratings, favorites or viewings yet: import MovieLens first")
+    return catalog, features, events, interactions_from_events(events, user_ids=None, item_ids=catalog.item_ids)
+
+
 def _fit(run: ModelRun, interactions, features):
     run.algorithm = choose_algorithm(
         n_users=interactions.n_users, n_items=interactions.n_items, n_interactions=interactions.confidence.nnz
@@ -197,11 +202,7 @@ def _train_fanned_out(
     """
     snapshot_at = timezone.now()
     with _timed(timings, "load", progress):
-        catalog, features = catalog_load()
-        events = event_log()
-        if not has_positive(events):
-            raise NothingToTrainOn("no ratings, favorites or viewings yet: import MovieLens first")
-        interactions = interactions_from_events(events, user_ids=None, item_ids=catalog.item_ids)
+        catalog, features, events, interactions = _training_data()
     with _timed(timings, "fit", progress):
         model = _fit(run, interactions, features)
     with _timed(timings, "similar", progress):
