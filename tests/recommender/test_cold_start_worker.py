@@ -3,17 +3,16 @@ database of their own, filled with ml-latest-small and trained. A person registe
 rates three movies; within 2 s their recommendations are built on both.
 """
 
-import json
 import os
 import subprocess
 import time
-import urllib.request
 
 import pytest
 from django.conf import settings
 from kombu import Connection
 
 from tests.conftest import movielens_small_dir, need
+from tests.e2e.test_worker_roundtrip import Client
 from tests.servers import PROJECT_DIR, PYTHON, free_port, queues_of, running, scratch_database, wait_until
 
 PASSWORD = "coldstart-Horse-Battery-42"
@@ -30,23 +29,6 @@ REGISTER = """mutation($password: String!, $genres: [String!]) {
 MOVIE = "query($id: Int) { movie(movielensId: $id) { id title } }"
 RATE = "mutation($movie: ID!) { rateMovie(movieId: $movie, score: 5) { errors { code } } }"
 RECOMMENDATIONS = "{ recommendations(first: 20) { movie { id title genres { name } } score source reason } }"
-
-
-class Client:
-    def __init__(self, port: int):
-        self.url = f"http://127.0.0.1:{port}/graphql"
-        self.token: str | None = None
-
-    def data(self, query: str, **variables) -> dict:
-        headers = {"Content-Type": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        body = json.dumps({"query": query, "variables": variables}).encode()
-        request = urllib.request.Request(self.url, data=body, headers=headers)  # noqa: S310 - our own server
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            answer = json.load(response)
-        assert not answer.get("errors"), answer["errors"]
-        return answer["data"]
 
 
 @pytest.fixture
