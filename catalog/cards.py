@@ -11,6 +11,11 @@ every card stale at once, and by the layout of the ``Movie`` table, so a deploym
 a card written before it. A rating drops its movie's card (``movie_statistics_changed``): at once here and in
 Redis, within ``NEXUS_SHARED_VERSION_SECONDS`` in other processes' copies. An unreachable cache only means that
 every card is loaded from the database.
+
+Each card this process holds comes with a memo (``Movie.card_memo`` on the movies built from it): a dict for what a
+caller derives from the card alone, which lives as long as the card's content does here — a copy read again with
+the same values keeps it, a changed or dropped card starts a new one. The API keeps its rendered card fields there
+(schema/core/shared_renders.py).
 """
 
 import time
@@ -42,23 +47,27 @@ RECENT_CARDS = 5000
 
 # As cached: (column values in _MOVIE_COLUMNS order, ((genre id, name, slug), ...) by name)
 StoredCard = tuple[tuple, tuple[tuple[int, str, str], ...]]
+# A card as this process holds it: the stored card and its memo (see the module's docstring).
+HeldCard = tuple[StoredCard, dict]
 # This process' copies of the cards it read, by movie id: (monotonic time read, catalog version, card), served for
 # NEXUS_SHARED_VERSION_SECONDS like the shared versions themselves; least recently read first.
-_recent: OrderedDict[int, tuple[float, int, StoredCard]] = OrderedDict()
+_recent: OrderedDict[int, tuple[float, int, HeldCard]] = OrderedDict()
 
 
 class MovieCard:
     """A movie and its genres (by name), each built from the cached card when first read: a caller that wants
     only the genres builds no movie. ``movie.genres`` is not loaded: read ``genres``."""
 
-    def __init__(self, stored: StoredCard, genres_built: dict[int, Genre]):
-        self._stored = stored
+    def __init__(self, held: HeldCard, genres_built: dict[int, Genre]):
+        self._stored, self.memo = held
         # Shared by the cards read together, by genre id: each genre is built once for all of them.
         self._genres_built = genres_built
 
     @cached_property
     def movie(self) -> Movie:
-        return Movie.from_db(Movie.objects.db, _MOVIE_COLUMNS, self._stored[0])
+        movie = Movie.from_db(Movie.objects.db, _MOVIE_COLUMNS, self._stored[0])
+        movie.card_memo = self.memo
+        return movie
 
     @cached_property
     def genres(self) -> tuple[Genre, ...]:
@@ -80,12 +89,12 @@ def movie_cards(movie_ids: Iterable[int]) -> dict[int, MovieCard]:
     if not movie_ids:
         return {}
     memo = request_memo()
-    read: dict[int, StoredCard] = memo.setdefault(_MEMO, {}) if memo is not None else {}
+    read: dict[int, HeldCard] = memo.setdefault(_MEMO, {}) if memo is not None else {}
     cards = {movie_id: read[movie_id] for movie_id in movie_ids if movie_id in read}
     wanted = [movie_id for movie_id in movie_ids if movie_id not in cards]
     version = catalog_version() if wanted else None
     if wanted and version is None:
-        cards.update(_cards_load(wanted))
+        cards.update((movie_id, (card, {})) for movie_id, card in _cards_load(wanted).items())
     elif wanted:
         cards.update(_recent_get(wanted, version))
         keys = {_card_key(version, movie_id): movie_id for movie_id in wanted if movie_id not in cards}
@@ -95,8 +104,7 @@ def movie_cards(movie_ids: Iterable[int]) -> dict[int, MovieCard]:
             loaded = _cards_load(missing)
             fetched.update(loaded)
             _cache_set_many({_card_key(version, movie_id): card for movie_id, card in loaded.items()})
-        cards.update(fetched)
-        _recent_put(fetched, version)
+        cards.update(_recent_put(fetched, version))
     read.update(cards)
     genres_built: dict[int, Genre] = {}
     return {movie_id: MovieCard(cards[movie_id], genres_built) for movie_id in movie_ids if movie_id in cards}
@@ -154,7 +162,7 @@ def _cards_forget(movie_ids: list[int]) -> None:
     )
 
 
-def _recent_get(movie_ids: list[int], version: int) -> dict[int, StoredCard]:
+def _recent_get(movie_ids: list[int], version: int) -> dict[int, HeldCard]:
     max_age = settings.NEXUS_SHARED_VERSION_SECONDS
     if max_age <= 0:
         return {}
@@ -166,15 +174,22 @@ def _recent_get(movie_ids: list[int], version: int) -> dict[int, StoredCard]:
     return found
 
 
-def _recent_put(cards: dict[int, StoredCard], version: int) -> None:
-    if settings.NEXUS_SHARED_VERSION_SECONDS <= 0:
-        return
-    now = time.monotonic()
+def _recent_put(cards: dict[int, StoredCard], version: int) -> dict[int, HeldCard]:
+    """These cards as held here: each with the memo of this process' copy if its content is the same, else a new
+    one (and kept as this process' copies)."""
+    held = {}
     for movie_id, card in cards.items():
+        copy = _recent.get(movie_id)
+        held[movie_id] = copy[2] if copy is not None and copy[2][0] == card else (card, {})
+    if settings.NEXUS_SHARED_VERSION_SECONDS <= 0:
+        return held
+    now = time.monotonic()
+    for movie_id, card in held.items():
         _recent[movie_id] = (now, version, card)
         _recent.move_to_end(movie_id)
     while len(_recent) > RECENT_CARDS:
         _recent.popitem(last=False)
+    return held
 
 
 def _card_key(version: int, movie_id: int) -> str:

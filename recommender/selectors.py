@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from django.db import connections, router
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
@@ -170,15 +171,22 @@ def _seen_by_user(user_ids: list[int], *, with_watchlist: bool = False) -> dict[
     """What each user rated, favorited, watched or hid (and, ``with_watchlist``, planned to watch), by user id
     (one query)."""
     models = (Rating, Favorite, WatchEvent, HiddenMovie, *((WatchlistItem,) if with_watchlist else ()))
-    parts = [
-        model.objects.filter(user_id__in=user_ids).order_by().values_list("user_id", "movie_id") for model in models
-    ]
-    rows = parts[0].union(*parts[1:])
+    if not user_ids:
+        return {}
+    # Written out rather than built with the ORM: a recommendations request runs it every time, and building
+    # five querysets and their union cost several times what PostgreSQL spends answering it. Only our table
+    # names go into the text; the ids are parameters.
+    database = router.db_for_read(Rating)
+    quote, placeholders = connections[database].ops.quote_name, ", ".join(["%s"] * len(user_ids))
+    query = " UNION ".join(
+        f"SELECT user_id, movie_id FROM {quote(model._meta.db_table)} WHERE user_id IN ({placeholders})"  # noqa: S608
+        for model in models
+    )
     seen: dict[int, set[int]] = {}
-    # Many users' rows are streamed; one user's (a request's) fit in memory, without a server-side cursor's
-    # extra round trips.
-    for user_id, movie_id in rows.iterator() if len(user_ids) > 1 else rows:
-        seen.setdefault(user_id, set()).add(movie_id)
+    with connections[database].cursor() as cursor:
+        cursor.execute(query, [*user_ids] * len(models))
+        for user_id, movie_id in cursor:
+            seen.setdefault(user_id, set()).add(movie_id)
     return seen
 
 

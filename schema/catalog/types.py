@@ -25,6 +25,9 @@ class GenreType(DjangoObjectType):
     slug = graphene.String(required=True, description='URL-safe name, e.g. "sci-fi"; accepted wherever a name is.')
     movie_count = graphene.Int(required=True, description="Number of movies in this genre.")
 
+    # Fields whose values are the genre's columns alone, the same for everyone (schema/core/shared_renders.py).
+    shared_fields = ("id", "name", "slug")
+
     class Meta:
         model = Genre
         name = "Genre"
@@ -50,6 +53,25 @@ class MovieTagType(graphene.ObjectType):
 
 
 TAGS_DEFAULT = 10
+# The model's fields the API shows as they are: the movie's columns and its genres.
+MOVIE_MODEL_FIELDS = (
+    "id",
+    "movielens_id",
+    "tmdb_id",
+    "imdb_id",
+    "title",
+    "movielens_title",
+    "year",
+    "release_date",
+    "overview",
+    "runtime",
+    "original_language",
+    "genres",
+    "rating_count",
+    "rating_mean",
+    "bayesian_rating",
+    "popularity",
+)
 
 
 class MovieType(MovieTmdbFields, DjangoObjectType):
@@ -103,28 +125,16 @@ class MovieType(MovieTmdbFields, DjangoObjectType):
         description="Movies like this one, most similar first (precomputed by the recommender).",
     )
 
+    # Fields whose values come from the movie's card alone (its columns and genres: catalog/cards.py), the same for
+    # everyone: a selection of only these is rendered once per card (schema/core/shared_renders.py). Never list a
+    # field that reads the viewer or anything outside the card.
+    shared_fields = (*MOVIE_MODEL_FIELDS, "poster_url", "backdrop_url", "tagline", "trailer_url", "certification")
+
     class Meta:
         model = Movie
         name = "Movie"
         interfaces = (relay.Node,)
-        fields = (
-            "id",
-            "movielens_id",
-            "tmdb_id",
-            "imdb_id",
-            "title",
-            "movielens_title",
-            "year",
-            "release_date",
-            "overview",
-            "runtime",
-            "original_language",
-            "genres",
-            "rating_count",
-            "rating_mean",
-            "bayesian_rating",
-            "popularity",
-        )
+        fields = MOVIE_MODEL_FIELDS
 
     @staticmethod
     def resolve_imdb_id(movie, info):
