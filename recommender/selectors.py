@@ -6,7 +6,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from django.db import connections, router
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
@@ -22,6 +21,7 @@ from recommender.scores import calibrated
 from recommender.store import Reason
 from recommender.strategies import Strategy, reorder_entries
 from users.models import Favorite, HiddenMovie, Rating, User, WatchEvent, WatchlistItem
+from users.selectors import library_rows, placeholders
 
 # Recent ratings at least this high seed the item-to-item fallback.
 SEED_MIN_SCORE = 4
@@ -170,23 +170,15 @@ def user_recommendations_export(
 def _seen_by_user(user_ids: list[int], *, with_watchlist: bool = False) -> dict[int, set[int]]:
     """What each user rated, favorited, watched or hid (and, ``with_watchlist``, planned to watch), by user id
     (one query)."""
-    models = (Rating, Favorite, WatchEvent, HiddenMovie, *((WatchlistItem,) if with_watchlist else ()))
     if not user_ids:
         return {}
-    # Written out rather than built with the ORM: a recommendations request runs it every time, and building
-    # five querysets and their union cost several times what PostgreSQL spends answering it. Only our table
-    # names go into the text; the ids are parameters.
-    database = router.db_for_read(Rating)
-    quote, placeholders = connections[database].ops.quote_name, ", ".join(["%s"] * len(user_ids))
-    query = " UNION ".join(
-        f"SELECT user_id, movie_id FROM {quote(model._meta.db_table)} WHERE user_id IN ({placeholders})"  # noqa: S608
-        for model in models
+    models = (Rating, Favorite, WatchEvent, HiddenMovie, *((WatchlistItem,) if with_watchlist else ()))
+    rows = library_rows(
+        [("user_id, movie_id", model) for model in models], f"user_id IN ({placeholders(user_ids)})", user_ids
     )
     seen: dict[int, set[int]] = {}
-    with connections[database].cursor() as cursor:
-        cursor.execute(query, [*user_ids] * len(models))
-        for user_id, movie_id in cursor:
-            seen.setdefault(user_id, set()).add(movie_id)
+    for user_id, movie_id in rows:
+        seen.setdefault(user_id, set()).add(movie_id)
     return seen
 
 

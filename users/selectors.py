@@ -1,12 +1,12 @@
 """Read operations on accounts and libraries. Every list a user sees of their own library starts here."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db import connections, router
+from django.db.models import Model, QuerySet
 
-from catalog.models import Movie
 from users.models import Favorite, Rating, User, WatchEvent, WatchlistItem
 
 
@@ -21,28 +21,50 @@ class LibraryState:
 
 
 NOT_IN_LIBRARY = LibraryState()
+# Ratings are in half stars, stored with one decimal.
+SCORE_STEP = Decimal("0.1")
 
 
 def library_states(*, user: User, movie_ids: Iterable[int]) -> dict[int, LibraryState]:
     """How the user's library holds each of these movies, by movie id; movies it does not hold are left out.
     One query over just these movies (by the library's (user, movie) indexes), however large the library."""
-    mine = {"user": user, "movie": OuterRef("pk")}
-    rows = (
-        Movie.objects.filter(pk__in=list(movie_ids))
-        .order_by()
-        .values_list(
-            "pk",
-            Subquery(Rating.objects.filter(**mine).values("score")[:1]),
-            Exists(Favorite.objects.filter(**mine)),
-            Exists(WatchlistItem.objects.filter(**mine)),
-        )
+    movie_ids = list(movie_ids)
+    if not movie_ids:
+        return {}
+    selects = [("movie_id, 0, score", Rating), ("movie_id, 1, NULL", Favorite), ("movie_id, 2, NULL", WatchlistItem)]
+    where = f"user_id = %s AND movie_id IN ({placeholders(movie_ids)})"
+    held: dict[int, dict] = {}
+    for movie_id, kind, score in library_rows(selects, where, [user.pk, *movie_ids]):
+        state = held.setdefault(movie_id, {})
+        if kind == 0:
+            state["score"] = Decimal(str(score)).quantize(SCORE_STEP)  # SQLite answers a float
+        else:
+            state["favorite" if kind == 1 else "in_watchlist"] = True
+    return {movie_id: LibraryState(**state) for movie_id, state in held.items()}
+
+
+def library_rows(selects: Sequence[tuple[str, type[Model]]], where: str, parameters: Sequence) -> list[tuple]:
+    """The rows of several library tables in one query: ``SELECT columns FROM table WHERE where`` for each
+    (columns, model), all together (UNION ALL), ``parameters`` going with each ``where``.
+
+    Written out rather than built with the ORM: the API runs these on every request that shows the viewer's
+    library (their marks on a page of movies, what to leave out of their recommendations), and compiling the
+    equivalent querysets cost several times what the database spends answering them. Only our own column and
+    table names go into the text; every value is a parameter."""
+    database = router.db_for_read(Rating)
+    quote = connections[database].ops.quote_name
+    query = " UNION ALL ".join(
+        f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {where}"  # noqa: S608
+        for columns, model in selects
     )
-    states = {}
-    for movie_id, score, favorite, in_watchlist in rows:
-        state = LibraryState(score, favorite, in_watchlist)
-        if state != NOT_IN_LIBRARY:
-            states[movie_id] = state
-    return states
+    with connections[database].cursor() as cursor:
+        cursor.execute(query, list(parameters) * len(selects))
+        return cursor.fetchall()
+
+
+def placeholders(values: Sequence) -> str:
+    """``%s, %s, ...``: one parameter per value, for ``IN (...)``."""
+    return ", ".join(["%s"] * len(values))
 
 
 def user_get(*, pk: int) -> User | None:
