@@ -74,6 +74,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         type=int,
         help="Threads per gunicorn worker (GUNICORN_THREADS; default: gunicorn.conf.py's, 1), to compare set-ups.",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=GUNICORN_WORKERS,
+        help=f"gunicorn worker processes (WEB_CONCURRENCY; default {GUNICORN_WORKERS}, as in the issue), to compare.",
+    )
     parser.add_argument("--users", type=int, default=16, help="Bench users the authenticated scenarios rotate over.")
     parser.add_argument("--ratings-per-user", type=int, default=20, help="Ratings each bench user starts with.")
     parser.add_argument(
@@ -302,7 +308,7 @@ def measure(options: argparse.Namespace, *, work: Path, movielens: Path, tmdb: P
         "NEXUS_RATE_LIMIT_ANON": RATE_LIMIT_POINTS,
         "HOST": "127.0.0.1",
         "PORT": str(port),
-        "WEB_CONCURRENCY": str(GUNICORN_WORKERS),
+        "WEB_CONCURRENCY": str(options.workers),
         **({"GUNICORN_THREADS": str(options.threads)} if options.threads else {}),
         "GUNICORN_GRACEFUL_TIMEOUT": "5",  # only how long the bench waits for gunicorn at the end
     }

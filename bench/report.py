@@ -185,7 +185,8 @@ def render(
     setup = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())
     threads = f"{options.threads} threads each" if options.threads else "gunicorn.conf.py's threads (1: sync workers)"
     settings = (
-        f"{options.connections} connections, 2 gunicorn workers with {threads}, {options.warmup:g} s warm-up then "
+        f"{options.connections} connections, {options.workers} gunicorn workers with {threads}, "
+        f"{options.warmup:g} s warm-up then "
         f"{options.duration:g} s per scenario; {options.users} bench users with {options.ratings_per_user} ratings each"
     )
 

@@ -209,7 +209,7 @@ def _stored_recommendations(
     movies = in_order(cards, candidate_ids, genre_id=genre_id)[:first]
     by_movie = {int(entry["movie"]): entry for entry in candidates}
     chosen = [by_movie[movie.pk] for movie in movies]
-    titles = {movie_id: cards[movie_id].movie.title for movie_id in named_ids if movie_id in cards}
+    titles = {movie_id: cards[movie_id].title for movie_id in named_ids if movie_id in cards}
     return [
         Recommendation(
             movie=movie,
@@ -332,7 +332,7 @@ def _item_to_item(*, user: User, first: int, genre_id: int | None, seen: frozens
     candidates = ranked if genre_id is not None else ranked[:first]
     cards = movie_cards([*candidates, *seeds])  # the movies, and the seeds their reasons name
     movies = in_order(cards, candidates, genre_id=genre_id)[:first]
-    titles = {seed: cards[seed].movie.title for seed in seeds if seed in cards}
+    titles = {seed: cards[seed].title for seed in seeds if seed in cards}
     return [
         Recommendation(
             movie=movie,
