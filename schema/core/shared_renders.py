@@ -8,11 +8,11 @@ included, is shared, the completed subtree is kept in the object's ``card_memo``
 long as this process' copy of the card has the same content) under the selection's shape, and the next request
 asking for the same fields of the same card takes it as it is. A selection with any other field (``myRating``,
 ``similar``, ``movieCount``...) is completed as before: nothing that depends on the viewer or on other data is
-ever kept. A subtree completed with an error is not kept either.
+ever kept. A subtree completed with an error is not kept either, nor anything a mutation answers.
 """
 
 from graphene.utils.str_converters import to_camel_case
-from graphql import GraphQLObjectType, get_named_type, is_leaf_type, is_object_type
+from graphql import GraphQLObjectType, OperationType, get_named_type, is_leaf_type, is_object_type
 from graphql.execution.values import get_argument_values
 
 from schema.core.deferred import Deferred, DeferredExecutionContext
@@ -41,9 +41,12 @@ class SharedRenderExecutionContext(DeferredExecutionContext):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._shapes: dict[tuple, tuple] = {}
+        # A mutation's payload shows what it just wrote, before its commit drops the cards it changed: it is
+        # always completed in full, and never kept.
+        self._sharing = self.operation.operation is not OperationType.MUTATION
 
     def complete_object_value(self, return_type, field_nodes, info, path, result):
-        card_memo = getattr(result, "card_memo", None)
+        card_memo = getattr(result, "card_memo", None) if self._sharing else None
         shape = self._shape(return_type, field_nodes) if card_memo is not None else _NOT_SHARED
         if shape is _NOT_SHARED:
             return super().complete_object_value(return_type, field_nodes, info, path, result)
