@@ -152,3 +152,20 @@ class QuerysetPages:
 
     def any_from(self, key: list) -> bool:
         return self.queryset.filter(self.keyset.after(key, inclusive=True)).exists()
+
+
+class FirstPages:
+    """The first rows of an ordered queryset, loaded beforehand (with other querysets' in one query: see
+    ``users.custom_list_selectors.custom_lists_first_entries``), paging as ``QuerysetPages`` does, for a first
+    page of at most ``len(rows)`` + 1 rows only: the rows it was given are all there is up to ``limit``."""
+
+    def __init__(self, keyset: Keyset, rows: list, *, total: int, limit: int):
+        self.keyset, self._rows, self._total, self._limit = keyset, rows, total, limit
+
+    def count(self) -> int:
+        return self._total
+
+    def window(self, *, after=None, before=None, limit: int, from_end: bool = False) -> list[tuple]:
+        if after is not None or before is not None or from_end or limit > self._limit:
+            raise ValueError("FirstPages serves the first page only, of at most the rows it was loaded with.")
+        return [(row, self.keyset.values(row)) for row in self._rows[:limit]]

@@ -6,7 +6,8 @@ id — a private list is answered exactly as one that does not exist."""
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from users.models import CustomList, CustomListEntry, User
 
@@ -27,6 +28,24 @@ def custom_list_entries(*, custom_list: CustomList) -> QuerySet[CustomListEntry]
     return (
         CustomListEntry.objects.filter(custom_list_id=custom_list.pk).select_related("movie").order_by("position", "id")
     )
+
+
+def custom_lists_first_entries(*, list_ids: Iterable[int], limit: int) -> dict[int, tuple[int, list[CustomListEntry]]]:
+    """For each of these lists: how many movies it holds, and its first ``limit`` entries in order, each with its
+    movie (two queries, however many lists: what a page of lists with their first movies needs)."""
+    list_ids = list(list_ids)
+    entries = CustomListEntry.objects.filter(custom_list_id__in=list_ids).order_by()
+    counts = dict(entries.values("custom_list_id").annotate(movies=Count("id")).values_list("custom_list_id", "movies"))
+    place = Window(RowNumber(), partition_by=F("custom_list_id"), order_by=[F("position").asc(), F("id").asc()])
+    first: dict[int, list[CustomListEntry]] = {list_id: [] for list_id in list_ids}
+    for entry in (
+        entries.select_related("movie")
+        .annotate(place=place)
+        .filter(place__lte=limit)
+        .order_by("custom_list_id", "position", "id")
+    ):
+        first[entry.custom_list_id].append(entry)
+    return {list_id: (counts.get(list_id, 0), first[list_id]) for list_id in list_ids}
 
 
 def custom_lists_holding(*, user: User, movie_ids: Iterable[int]) -> dict[int, list[CustomList]]:

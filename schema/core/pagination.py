@@ -75,6 +75,18 @@ def _page_size(name: str, value: int | None) -> int | None:
     return value
 
 
+def first_page_size(
+    *, first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None
+) -> int | None:
+    """The size of the page these arguments ask for when it is a connection's first page (no cursor, no
+    ``last``) of an allowed size; else None (``paginate`` serves it, or refuses it)."""
+    if after is not None or last is not None or before is not None:
+        return None
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    return first if page_size_refusal("first", first, connection=True) is None else None
+
+
 def cursor_encode(keyset: Keyset, key: list) -> str:
     document = {"v": CURSOR_VERSION, "o": keyset.signature, "k": key}
     return base64.b64encode(orjson.dumps(document, default=str)).decode("ascii")

@@ -4,11 +4,15 @@ connections that page through lists and their movies."""
 import graphene
 from graphene import relay
 from graphene_django import DjangoObjectType
+from graphql import OperationType
 
 from nexus.answer_versions import answer_depends_on
+from nexus.keyset import FirstPages, Keyset
 from schema.catalog.types import MovieType
 from schema.core.auth import viewer
-from schema.core.pagination import CountableConnection, connection_args, paginate
+from schema.core.deferred import then
+from schema.core.loaders import loader
+from schema.core.pagination import CountableConnection, connection_args, first_page_size, paginate
 from schema.core.scalars import DateTime
 from users import custom_list_selectors as selectors
 from users.custom_lists import custom_list_slug_version_key, custom_list_version_key
@@ -62,7 +66,23 @@ class ListType(DjangoObjectType):
     @staticmethod
     def resolve_movies(custom_list, info, **page):
         entries = selectors.custom_list_entries(custom_list=custom_list)
-        return paginate(entries, ListMovieConnection, **page, edge_fields=_entry_edge)
+        size = first_page_size(**page)
+        if size is None or info.operation.operation is not OperationType.QUERY:
+            return paginate(entries, ListMovieConnection, **page, edge_fields=_entry_edge)
+        # The first page of every list of the request in two queries (a page of lists with their movies).
+        keyset = Keyset.of(entries)
+        first_entries = loader(
+            info,
+            ("list_first_entries", size),
+            lambda list_ids: selectors.custom_lists_first_entries(list_ids=list_ids, limit=size + 1),
+        )
+
+        def page_of(loaded):
+            total, rows = loaded
+            pages = FirstPages(keyset, rows, total=total, limit=size + 1)
+            return paginate(pages, ListMovieConnection, first=size, edge_fields=_entry_edge)
+
+        return then(first_entries.load(custom_list.pk), page_of)
 
 
 def list_by_slug(info, slug: str) -> CustomList | None:

@@ -252,3 +252,33 @@ def test_in_my_lists_costs_one_query_however_many_movies(gql, ada):
         token=get_token(ada),
     )
     assert read == {"a": {"inMyLists": [{"name": "B"}, {"name": "A"}]}, "b": {"inMyLists": []}}
+
+
+LISTS_WITH_MOVIES = """query($after: String) { me { lists(first: 20) { edges { node { name
+  movies(first: 2, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor } edges { position note node { title } }
+  }
+} } } } }"""
+
+
+def test_a_page_of_lists_with_their_first_movies_costs_the_same_however_many_lists(gql, ada):
+    counts = []
+    for number in range(6):
+        fill(gql, ada, create(gql, ada, f"List {number}")["id"], *(1, 2, 3)[: number % 4])
+        if number in (1, 5):
+            with CaptureQueriesContext(connection) as queries:
+                edges = gql.data(LISTS_WITH_MOVIES, token=get_token(ada))["me"]["lists"]["edges"]
+            counts.append(sum("users_customlistentry" in query["sql"] for query in queries.captured_queries))
+    assert counts == [2, 2]  # the counts of every list, then the first entries of every list
+    lists = {edge["node"]["name"]: edge["node"]["movies"] for edge in edges}
+    assert lists["List 0"] == {"totalCount": 0, "pageInfo": {"hasNextPage": False, "endCursor": None}, "edges": []}
+    three = lists["List 3"]
+    assert three["totalCount"] == 3 and three["pageInfo"]["hasNextPage"] is True
+    assert [(edge["position"], edge["node"]["title"], edge["note"]) for edge in three["edges"]] == [
+        (1, movie(1).title, "note 1"),
+        (2, movie(2).title, "note 2"),
+    ]
+    # A later page (with a cursor) is read list by list, and goes on where the first page stopped.
+    later = gql.data(LISTS_WITH_MOVIES, {"after": three["pageInfo"]["endCursor"]}, token=get_token(ada))
+    rest = {edge["node"]["name"]: edge["node"]["movies"]["edges"] for edge in later["me"]["lists"]["edges"]}
+    assert [(edge["position"], edge["node"]["title"]) for edge in rest["List 3"]] == [(3, movie(3).title)]
