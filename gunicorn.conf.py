@@ -19,9 +19,11 @@ bind = f"{os.environ.get('HOST', '0.0.0.0')}:{_env_int('PORT', 8000)}"  # noqa: 
 # Redis and PostgreSQL, and one process runs one Python thread at a time: threads in a process only take turns
 # holding its interpreter lock. `bench/run --threads 4` against 1 made every read slower and only database-bound
 # writes faster (docs/benchmarks.md, "Sync workers, not threads"). So by default one thread per process, gunicorn's
-# sync worker, about two processes per core. Sync workers expect a buffering proxy in front (docker-compose's `proxy`):
-# slow clients then hold the proxy's connections, not a worker.
-workers = _env_int("WEB_CONCURRENCY", 2)
+# sync worker, and two processes per core (gunicorn's own advice): a write waits milliseconds for PostgreSQL to
+# flush its commit to disk, and meanwhile the core runs the other process (docs/benchmarks.md, "Workers"). Set
+# WEB_CONCURRENCY where a container's CPU quota is smaller than the cores it sees. Sync workers expect a buffering
+# proxy in front (docker-compose's `proxy`): slow clients then hold the proxy's connections, not a worker.
+workers = _env_int("WEB_CONCURRENCY", 2 * len(os.sched_getaffinity(0)))
 threads = _env_int("GUNICORN_THREADS", 1)
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)

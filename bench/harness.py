@@ -2,7 +2,7 @@
 
 1. Prepare: a PostgreSQL database, a Redis database and a RabbitMQ queue of the bench's own; ml-latest-small and
    TMDb loaded; bench users registered with ratings through the services; the recommender trained.
-2. Serve: gunicorn with the project's gunicorn.conf.py (2 workers, DEBUG off) with bench/settings.py, which adds
+2. Serve: gunicorn with the project's gunicorn.conf.py (2 workers per CPU, DEBUG off) with bench/settings.py, which adds
    the baseline view to Nexus' URLs, and one Celery worker on the bench queue (rateMovie's per-user refreshes).
 3. Load: wrk (bench/load.lua), a warm-up then a measured run per scenario.
 4. Report: a table on the terminal and in docs/benchmarks.md, with the machine and the targets.
@@ -46,7 +46,6 @@ PYTHON = sys.executable
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/nexus_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/5"
 DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
-GUNICORN_WORKERS = 2
 # Rate limits (cost points per window) far above what the load reaches: the limiter does its work on every
 # request, as in production, without refusing the benchmark. A refusal would still count as an error.
 RATE_LIMIT_POINTS = str(10**9)
@@ -77,8 +76,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--workers",
         type=int,
-        default=GUNICORN_WORKERS,
-        help=f"gunicorn worker processes (WEB_CONCURRENCY; default {GUNICORN_WORKERS}, as in the issue), to compare.",
+        help="gunicorn worker processes (WEB_CONCURRENCY; default: gunicorn.conf.py's, 2 per CPU), to compare set-ups.",
     )
     parser.add_argument("--users", type=int, default=16, help="Bench users the authenticated scenarios rotate over.")
     parser.add_argument("--ratings-per-user", type=int, default=20, help="Ratings each bench user starts with.")
@@ -308,7 +306,7 @@ def measure(options: argparse.Namespace, *, work: Path, movielens: Path, tmdb: P
         "NEXUS_RATE_LIMIT_ANON": RATE_LIMIT_POINTS,
         "HOST": "127.0.0.1",
         "PORT": str(port),
-        "WEB_CONCURRENCY": str(options.workers),
+        **({"WEB_CONCURRENCY": str(options.workers)} if options.workers else {}),
         **({"GUNICORN_THREADS": str(options.threads)} if options.threads else {}),
         "GUNICORN_GRACEFUL_TIMEOUT": "5",  # only how long the bench waits for gunicorn at the end
     }

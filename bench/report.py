@@ -184,8 +184,9 @@ def render(
     samples = [f"{titles[key]}: {sample}" for key, result in results.items() for sample in result.error_samples[:5]]
     setup = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())
     threads = f"{options.threads} threads each" if options.threads else "gunicorn.conf.py's threads (1: sync workers)"
+    workers = f"{options.workers} gunicorn workers" if options.workers else "gunicorn.conf.py's workers (2 per CPU)"
     settings = (
-        f"{options.connections} connections, {options.workers} gunicorn workers with {threads}, "
+        f"{options.connections} connections, {workers} with {threads}, "
         f"{options.warmup:g} s warm-up then "
         f"{options.duration:g} s per scenario; {options.users} bench users with {options.ratings_per_user} ratings each"
     )
