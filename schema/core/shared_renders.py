@@ -17,9 +17,10 @@ from graphql.execution.values import get_argument_values
 
 from schema.core.deferred import Deferred, DeferredExecutionContext
 
-# Shapes kept per card: a few are asked for in practice (a list's fields, a page's); a client varying its
-# selection on every request must not grow the memo without bound.
-MAX_SHAPES_PER_CARD = 8
+# Shapes kept per card: a few are asked for in practice (a list's fields, a page's, a recommendation's); a client
+# varying its selection on every request must not grow the memo without bound. With catalog.cards.RECENT_CARDS
+# copies of about a kilobyte a render, at most about 20 MB a process.
+MAX_SHAPES_PER_CARD = 4
 # Under this key of ``card_memo``: {shape: rendered subtree}.
 MEMO_KEY = "graphql-renders"
 # A selection that is not entirely shared (memoized as such per request).
