@@ -14,8 +14,6 @@ import scipy.sparse as sp
 
 # Pairs further apart than this many τ are left at the cross-session weight (e^−10 ≈ 5·10⁻⁵ of the rest missed).
 WINDOW_TAUS = 10.0
-# Pairs gathered at once while walking the sorted entries (three arrays of this many float64 / int64 values).
-PAIR_BATCH = 4_000_000
 
 
 def session_gram(
@@ -30,7 +28,7 @@ def session_gram(
         raise ValueError(f"need tau_seconds > 0 and cross_session in [0, 1]: {tau_seconds}, {cross_session}")
     confidence = sp.csr_matrix(confidence, dtype=np.float32)
     confidence.sort_indices()
-    gram = (confidence.T @ confidence).toarray()
+    gram = np.ascontiguousarray((confidence.T @ confidence).toarray())
     if cross_session == 1.0 or confidence.nnz == 0:
         return gram
     gram *= np.float32(cross_session)
@@ -42,7 +40,9 @@ def session_gram(
     order = np.lexsort((times, users))
     users, items, values, times = users[order], items[order], values[order], times[order]
     window = WINDOW_TAUS * tau_seconds
-    close = _PairSums(len(gram))
+    # Pairs are added straight into the flat view of the gram (``np.add.at`` sums repeated pairs): no sparse
+    # intermediate, so no more memory than one offset's candidates.
+    flat, n_items = gram.reshape(-1), len(gram)
     # Walk offsets 1, 2, …: entry k pairs with entry k + d while both are the same user's and at most ``window``
     # apart. Sorted by (user, time), a pair that fails at offset d fails at every larger one, so the candidates
     # only shrink and the work is the number of close pairs.
@@ -53,11 +53,14 @@ def session_gram(
         gap = times[partner] - times[alive]
         keep = (users[partner] == users[alive]) & (gap <= window)
         alive, partner, gap = alive[keep], partner[keep], gap[keep]
-        weights = (1.0 - cross_session) * np.exp(-gap / tau_seconds) * values[alive] * values[partner]
-        close.add(items[alive], items[partner], weights)
+        weights = ((1.0 - cross_session) * np.exp(-gap / tau_seconds) * values[alive] * values[partner]).astype(
+            np.float32
+        )
+        first, second = items[alive].astype(np.int64), items[partner].astype(np.int64)
+        np.add.at(flat, first * n_items + second, weights)
+        np.add.at(flat, second * n_items + first, weights)
         alive = alive[partner + 1 < len(users)]
         offset += 1
-    close.into(gram)
     return gram
 
 
@@ -69,31 +72,3 @@ def entry_times(confidence: sp.csr_matrix, timestamps: sp.csr_matrix) -> np.ndar
         return timestamps.data
     rows = np.repeat(np.arange(confidence.shape[0]), np.diff(confidence.indptr))
     return np.asarray(timestamps[rows, confidence.indices], dtype=np.float64).ravel()
-
-
-class _PairSums:
-    """Accumulates weighted (item, item) pairs in sparse batches and adds them, symmetrised, to a dense gram."""
-
-    def __init__(self, n_items: int):
-        self.n_items = n_items
-        self.pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self.pending_size = 0
-        self.total = sp.csr_matrix((n_items, n_items), dtype=np.float64)
-
-    def add(self, first: np.ndarray, second: np.ndarray, weights: np.ndarray) -> None:
-        self.pending.append((first, second, weights))
-        self.pending_size += len(weights)
-        if self.pending_size >= PAIR_BATCH:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self.pending:
-            first, second, weights = (np.concatenate(parts) for parts in zip(*self.pending, strict=True))
-            shape = (self.n_items, self.n_items)
-            self.total = self.total + sp.csr_matrix((weights, (first, second)), shape=shape)
-        self.pending, self.pending_size = [], 0
-
-    def into(self, gram: np.ndarray) -> None:
-        self._flush()
-        total = (self.total + self.total.T).tocoo()
-        gram[total.row, total.col] += total.data.astype(np.float32)
