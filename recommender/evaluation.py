@@ -216,7 +216,7 @@ def fit_ranker(config: Config, split: Split, features: ItemFeatures) -> Ranker:
     elif config.algorithm == "content":
         model = ContentBased(**config.params).fit(features.matrix)
     else:
-        model = COLLABORATIVE_MODELS[config.algorithm](**config.params).fit(train.confidence)
+        model = COLLABORATIVE_MODELS[config.algorithm](**config.params).fit(train.confidence, train.last_activity)
     return lambda rows, k: top_k(model.score(train.confidence[rows]), k, exclude=train.exclude[rows])[0]
 
 
@@ -255,7 +255,9 @@ class HybridTrial:
     def fit(cls, collaborative: Config, split: Split, features: ItemFeatures) -> "HybridTrial":
         started = time.perf_counter()
         train = split.interactions(InteractionWeights(liked_bonus=collaborative.liked_bonus))
-        model = COLLABORATIVE_MODELS[collaborative.algorithm](**collaborative.params).fit(train.confidence)
+        model = COLLABORATIVE_MODELS[collaborative.algorithm](**collaborative.params).fit(
+            train.confidence, train.last_activity
+        )
         hybrid = fit_hybrid(interactions=train, item_features=features, collaborative=model)
         return cls(hybrid, train, time.perf_counter() - started)
 

@@ -74,7 +74,9 @@ def run_onboarding_evaluation(path, *, asked: int = 10, k: int = 10, seed: int =
     name = choose_algorithm(
         n_users=interactions.n_users, n_items=interactions.n_items, n_interactions=interactions.confidence.nnz
     )
-    collaborative = production_model(name, n_interactions=interactions.confidence.nnz).fit(interactions.confidence)
+    collaborative = production_model(name, n_interactions=interactions.confidence.nnz).fit(
+        interactions.confidence, interactions.last_activity
+    )
     model = fit_hybrid(interactions=interactions, item_features=dataset.features, collaborative=collaborative)
 
     # The new users' real ratings, users × items.

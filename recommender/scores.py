@@ -29,10 +29,10 @@ class Curve:
 # precomputed lists or a fallback takes the curve of its kind. ``similar`` (movies like the user's recent high
 # ratings) is the production model's item-to-item view and is not measured apart: it takes the balanced curve.
 CURVES: dict[str, Curve] = {
-    "balanced": Curve(a=0.7802, b=0.5556),
-    "familiar": Curve(a=0.7757, b=0.5636),
-    "discovery": Curve(a=0.6213, b=0.4928),
-    "similar": Curve(a=0.7802, b=0.5556),
+    "balanced": Curve(a=0.8121, b=0.5588),
+    "familiar": Curve(a=0.8152, b=0.573),
+    "discovery": Curve(a=0.717, b=0.5248),
+    "similar": Curve(a=0.8121, b=0.5588),
     "popular": Curve(a=0.3093, b=0.4277),
     "trending": Curve(a=0.0636, b=0.159),
 }

@@ -184,7 +184,7 @@ def _fit(run: ModelRun, interactions, features):
         n_users=interactions.n_users, n_items=interactions.n_items, n_interactions=interactions.confidence.nnz
     )
     collaborative = production_model(run.algorithm, n_interactions=interactions.confidence.nnz).fit(
-        interactions.confidence
+        interactions.confidence, interactions.last_activity
     )
     return fit_hybrid(interactions=interactions, item_features=features, collaborative=collaborative)
 

@@ -5,7 +5,9 @@ Typical use by the training pipeline::
 
     interactions = build_interactions(...)
     name = choose_algorithm(n_users=..., n_items=..., n_interactions=...)
-    collaborative = production_model(name, n_interactions=interactions.confidence.nnz).fit(interactions.confidence)
+    collaborative = production_model(name, n_interactions=interactions.confidence.nnz).fit(
+        interactions.confidence, interactions.last_activity
+    )
     model = fit_hybrid(interactions=interactions, item_features=features, collaborative=collaborative)
     model.save(path)            # one .npz; load_model(path) in the worker
     model.recommend(interactions.confidence[rows], k=100, exclude=interactions.exclude[rows])

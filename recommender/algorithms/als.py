@@ -59,7 +59,7 @@ class ALS(CollaborativeRecommender):
                 self._implicit_model.item_factors = self.item_factors
         return self._implicit_model
 
-    def fit(self, confidence: sp.csr_matrix) -> Self:
+    def fit(self, confidence: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> Self:
         self._implicit_model, self.item_factors = None, None
         model = self._model()
         with threadpool_limits(1, "blas"):

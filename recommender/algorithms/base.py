@@ -52,7 +52,10 @@ class CollaborativeRecommender(Recommender):
     """A model learnt from everyone's interactions whose scores decompose over the user's own items."""
 
     @abstractmethod
-    def fit(self, confidence: sp.csr_matrix) -> Self: ...
+    def fit(self, confidence: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> Self:
+        """Learns from ``confidence`` (users × items); ``timestamps`` (the same shape: each entry's time in Unix
+        seconds, ``Interactions.last_activity``) is for models that weigh interactions by when they happened
+        (``DLAE``'s session weighting); the others ignore it."""
 
     @abstractmethod
     def contributions(self, user_row: sp.csr_matrix, items: np.ndarray) -> np.ndarray:

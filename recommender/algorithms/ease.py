@@ -9,6 +9,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from recommender.algorithms.base import CollaborativeRecommender
+from recommender.algorithms.sessions import session_gram
 
 # Pairs of (a user's item, a listed item) that ``strongest_contributors`` holds at once (4 bytes each, a few
 # arrays of them).
@@ -73,27 +74,47 @@ class EASE(CollaborativeRecommender):
     """
 
     name = "ease"
-    hyperparameters = ("l2", "min_item_users", "max_items")
+    hyperparameters = ("l2", "min_item_users", "max_items", "session_minutes", "cross_session")
     # EASE's zero-diagonal form of the weights (``ease_weights``).
     emphasis = True
     fitted_attributes = ("n_items", "items", "weights")
 
-    def __init__(self, *, l2: float = 200.0, min_item_users: int = 3, max_items: int = 15_000):
+    def __init__(
+        self,
+        *,
+        l2: float = 200.0,
+        min_item_users: int = 3,
+        max_items: int = 15_000,
+        session_minutes: float | None = None,
+        cross_session: float = 0.5,
+    ):
         self.l2 = l2
         self.min_item_users = min_item_users
         self.max_items = max_items
+        self.session_minutes = session_minutes
+        self.cross_session = cross_session
         self.n_items: int | None = None
         self.items: np.ndarray | None = None
         self.weights: np.ndarray | None = None
 
-    def fit(self, confidence: sp.csr_matrix) -> Self:
+    def fit(self, confidence: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> Self:
+        """With ``session_minutes`` and ``timestamps`` (each entry's time, ``Interactions.last_activity``), ``XᵀX``
+        is the session-weighted ``sessions.session_gram``; otherwise the plain one."""
         users_per_item = np.diff(confidence.tocsc().indptr)
         eligible = np.flatnonzero(users_per_item >= self.min_item_users)
         most_interacted = np.argsort(-users_per_item[eligible], kind="stable")[: self.max_items]
         self.n_items = confidence.shape[1]
         self.items = np.sort(eligible[most_interacted])
         kept = confidence[:, self.items].astype(np.float32)
-        gram = (kept.T @ kept).toarray()
+        if self.session_minutes and timestamps is not None:
+            gram = session_gram(
+                kept,
+                timestamps[:, self.items],
+                tau_seconds=60.0 * self.session_minutes,
+                cross_session=self.cross_session,
+            )
+        else:
+            gram = (kept.T @ kept).toarray()
         l2 = self.l2 * float(np.mean(np.square(kept.data))) if kept.nnz else self.l2
         penalty = self.penalty(gram, l2)
         self.weights = (
@@ -180,14 +201,29 @@ class DLAE(EASE):
     """
 
     name = "dlae"
-    hyperparameters = ("l2", "dropout", "min_item_users", "max_items")
+    hyperparameters = ("l2", "dropout", "min_item_users", "max_items", "session_minutes", "cross_session")
     # EDLAE's emphasis on the dropped-out items turns the same penalty into EASE's zero-diagonal form.
     emphasis = False
 
-    def __init__(self, *, l2: float = 200.0, dropout: float = 0.33, min_item_users: int = 3, max_items: int = 15_000):
+    def __init__(
+        self,
+        *,
+        l2: float = 200.0,
+        dropout: float = 0.33,
+        min_item_users: int = 3,
+        max_items: int = 15_000,
+        session_minutes: float | None = 5.0,
+        cross_session: float = 0.5,
+    ):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1): {dropout}")
-        super().__init__(l2=l2, min_item_users=min_item_users, max_items=max_items)
+        super().__init__(
+            l2=l2,
+            min_item_users=min_item_users,
+            max_items=max_items,
+            session_minutes=session_minutes,
+            cross_session=cross_session,
+        )
         self.dropout = dropout
 
     def penalty(self, gram: np.ndarray, l2: float) -> np.ndarray:

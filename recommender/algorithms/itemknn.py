@@ -26,7 +26,7 @@ class ItemKNN(CollaborativeRecommender):
         self.block_items = block_items
         self.similarity: sp.csr_matrix | None = None
 
-    def fit(self, confidence: sp.csr_matrix) -> Self:
+    def fit(self, confidence: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> Self:
         item_vectors = l2_normalize_rows(sp.csr_matrix(confidence.T, dtype=np.float32))
         n_items = item_vectors.shape[0]
         keep = min(self.neighbours, max(n_items - 1, 1))
