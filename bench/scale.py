@@ -14,6 +14,7 @@ database of its own (``--database``, ``--redis-db``), recreated at the start (``
 thread per CPU), for each P, one ``celery worker -c P`` (P prefork processes, each ranking on ``--rank-threads``
 threads: ``NEXUS_RANK_THREADS``) on a queue of its own, and ``train_recommender --shards N`` with it: the precompute
 step is ``ModelRun.timings["precompute"]``, from the shards queued to the version switch (not the load or the fit).
+With ``--no-train``, the fan-out runs alone: ``--reuse --no-train --precompute-workers 1 2`` repeats a measurement.
 """
 
 import argparse
@@ -182,7 +183,9 @@ def main() -> None:
     parser.add_argument("--workdir", help="Where the generated files go (default: a temporary folder).")
     parser.add_argument("--keep", action="store_true", help="Keep the database, Redis data and generated files.")
     parser.add_argument("--json", help="Append the figures as one JSON line to this file.")
-    parser.add_argument("--no-train", action="store_true", help="Import only (with --api: the API without a model).")
+    parser.add_argument(
+        "--no-train", action="store_true", help="No one-process training (with --api: the API without a model)."
+    )
     parser.add_argument(
         "--api", action="store_true", help="Then measure the API's latencies at this size (bench/api_latency.py)."
     )
@@ -241,7 +244,10 @@ def main() -> None:
             with open(args.json, "a") as file:
                 file.write(json.dumps({"size": args.size, "machine": machine, **json.loads(api_json.read_text())}))
                 file.write("\n")
-    if args.no_train:
+    if args.no_train:  # with --precompute-workers: the fan-out alone, without the one-process training
+        if args.precompute_workers:
+            fanned, _ = _precompute_runs(args, env, log_dir, one_process=None)
+            _json_append(args, {"size": args.size, "machine": machine, "precompute": fanned})
         _cleanup(args, store, workdir)
         return
     steps["train"] = _run_step("train", [*python, "train_recommender"], env, log_dir)
@@ -287,11 +293,15 @@ def main() -> None:
     print("Load average at the end: " + ", ".join(f"{value:.2f}" for value in os.getloadavg()))
     if args.precompute_workers:
         result["precompute"], result["parallel_capacity"] = _precompute_runs(args, env, log_dir, run["timings"])
+    _json_append(args, result)
+
+    _cleanup(args, store, workdir)
+
+
+def _json_append(args: argparse.Namespace, result: dict) -> None:
     if args.json:
         with open(args.json, "a") as file:
             file.write(json.dumps(result) + "\n")
-
-    _cleanup(args, store, workdir)
 
 
 def _busy_loop(iterations: int) -> None:
@@ -317,32 +327,38 @@ def parallel_capacity(processes: int, iterations: int = 20_000_000) -> float:
 
 
 def _precompute_runs(
-    args: argparse.Namespace, env: dict[str, str], log_dir: Path, one_process: dict
+    args: argparse.Namespace, env: dict[str, str], log_dir: Path, one_process: dict | None
 ) -> tuple[list[dict], list[float]]:
-    """The fan-out on each number of processes of ``--precompute-workers``, then a Markdown table of them."""
+    """The fan-out on each number of processes of ``--precompute-workers``, then a Markdown table of them. Before
+    each run and after the last, the machine's parallel capacity for the most processes (other processes share
+    the cores: it moves from minute to minute)."""
     most = max(args.precompute_workers)
-    capacity = [parallel_capacity(most)]
-    runs = [_precompute_run(args, env, processes, log_dir) for processes in args.precompute_workers]
+    capacity, runs = [], []
+    for processes in args.precompute_workers:
+        capacity.append(parallel_capacity(most))
+        runs.append(_precompute_run(args, env, processes, log_dir))
     capacity.append(parallel_capacity(most))
     print()
+    if one_process is not None:
+        print(
+            f"One process, {len(os.sched_getaffinity(0))} threads (train_recommender): recommend "
+            f"{one_process['recommend']:.1f} s + write {one_process['write']:.1f} s"
+        )
     print(
-        f"{most} busy processes did {capacity[0]:.2f}× the work of one before these runs, {capacity[1]:.2f}× after "
-        "(bench/scale.py parallel_capacity: the machine's ceiling for the speed-up then)"
+        f"| processes × threads | precompute ({args.shards} shards) | speed-up | shards "
+        f"| {most} busy processes ÷ 1 before | load average at end |"
     )
-    print(
-        f"One process, {len(os.sched_getaffinity(0))} threads (train_recommender): recommend "
-        f"{one_process['recommend']:.1f} s + write {one_process['write']:.1f} s"
-    )
-    print(f"| processes × threads | precompute ({args.shards} shards) | speed-up | shards | load average at end |")
-    print("| --- | ---: | ---: | ---: | --- |")
-    for fanned in runs:
-        speed_up = runs[0]["precompute_seconds"] / fanned["precompute_seconds"]
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    one = next((fanned for fanned in runs if fanned["processes"] == 1), runs[0])
+    for fanned, before in zip(runs, capacity, strict=False):
+        speed_up = one["precompute_seconds"] / fanned["precompute_seconds"]
         shard_range = f"{min(fanned['shard_seconds']):.1f}–{max(fanned['shard_seconds']):.1f} s"
         load = " / ".join(f"{value:.2f}" for value in fanned["load_average_at_end"])
         print(
             f"| {fanned['processes']} × {', '.join(map(str, fanned['rank_threads']))} "
-            f"| {fanned['precompute_seconds']:.1f} s | {speed_up:.2f}× | {shard_range} | {load} |"
+            f"| {fanned['precompute_seconds']:.1f} s | {speed_up:.2f}× | {shard_range} | {before:.2f}× | {load} |"
         )
+    print(f"{most} busy processes ÷ 1 after the last run: {capacity[-1]:.2f}× (bench/scale.py parallel_capacity)")
     return runs, capacity
 
 
