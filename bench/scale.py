@@ -246,8 +246,10 @@ def main() -> None:
                 file.write("\n")
     if args.no_train:  # with --precompute-workers: the fan-out alone, without the one-process training
         if args.precompute_workers:
-            fanned, _ = _precompute_runs(args, env, log_dir, one_process=None)
-            _json_append(args, {"size": args.size, "machine": machine, "precompute": fanned})
+            fanned, capacity = _precompute_runs(args, env, log_dir, one_process=None)
+            _json_append(
+                args, {"size": args.size, "machine": machine, "precompute": fanned, "parallel_capacity": capacity}
+            )
         _cleanup(args, store, workdir)
         return
     steps["train"] = _run_step("train", [*python, "train_recommender"], env, log_dir)
