@@ -3,7 +3,8 @@
 #
 #   web      gunicorn, configured by gunicorn.conf.py (WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT, ...)
 #   worker   Celery worker for per-user refreshes, precompute shards and the default queue
-#            (CELERY_WORKER_CONCURRENCY processes); further arguments go to `celery worker`
+#            (CELERY_WORKER_CONCURRENCY processes, one per core, each ranking on NEXUS_RANK_THREADS threads:
+#            1 unless set, recommender/lists.py rank_threads); further arguments go to `celery worker`
 #   trainer  Celery worker for trainings (the `training` queue), one at a time
 #   beat     Celery beat; answers `celery inspect ping` so that it can be health-checked
 #   init     migrate; on the first start (an empty catalog) import MovieLens from NEXUS_MOVIELENS, or download
@@ -57,6 +58,7 @@ case "$role" in
         ;;
     worker)
         reset_metrics_dir
+        export NEXUS_RANK_THREADS="${NEXUS_RANK_THREADS:-1}"
         exec celery -A nexus worker --hostname "worker@%h" --concurrency "${CELERY_WORKER_CONCURRENCY:-2}" \
             --queues "$(queue_of refresh),$(queue_of precompute),$default_queue" "$@"
         ;;

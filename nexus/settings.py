@@ -267,6 +267,7 @@ CELERY_RESULT_EXPIRES = timedelta(days=1)
 # Users per precompute shard of a training run by a worker (docs/scaling.md); 0: every list in the training's own
 # process. `manage.py train_recommender --shards N` fans out N shards whatever this says.
 NEXUS_PRECOMPUTE_SHARD_USERS = env_int("NEXUS_PRECOMPUTE_SHARD_USERS", 0)
+NEXUS_RANK_THREADS = env_int("NEXUS_RANK_THREADS", 0)  # per process; 0: one per CPU (recommender.lists.rank_threads)
 CELERY_TASK_ROUTES = {
     "recommender.tasks.refresh_user": {"queue": NEXUS_QUEUES["refresh"]},
     "recommender.tasks.precompute_shard": {"queue": NEXUS_QUEUES["precompute"]},

@@ -1,6 +1,6 @@
 """Ranked, explained lists from a fitted model: each user's top ``LIST_LENGTH`` with a reason per movie, every
 movie's similar movies and the trending lists, as the score store's records (``recommender.store``), computed in
-batches on one thread per CPU."""
+batches on ``rank_threads()`` threads."""
 
 import os
 from collections.abc import Callable
@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
+from django.conf import settings
 from threadpoolctl import threadpool_limits
 
 from recommender import store
@@ -176,14 +177,23 @@ def every_users_lists(
     return user_lists
 
 
+def rank_threads() -> int:
+    """Threads that rank batches in this process: ``NEXUS_RANK_THREADS``, or (0, the default) one per CPU the
+    process may use, right for a process that has the machine to itself (``train_recommender``, the trainer). A
+    worker's precompute shards rank on one thread (docker/entrypoint.sh sets 1 for the worker role): its prefork
+    processes, one per core, are the unit of parallelism, and a second thread in each would only share the cores
+    with the other processes' (docs/scaling.md, "Fan-out on this machine")."""
+    return settings.NEXUS_RANK_THREADS or len(os.sched_getaffinity(0))
+
+
 def _batches_in_threads(compute: Callable[[np.ndarray], Result], batches: list[np.ndarray]) -> list[Result]:
-    """``compute`` of each batch, in order, on one thread per CPU, each with BLAS held to one thread: a batch is
-    mostly numpy passes over batch × items arrays, which release the GIL, and small products that a second BLAS
-    thread would only slow down. The first batch runs alone, so that the models' lazily built parts (cached
-    solver matrices, dense feature vectors) are built once."""
+    """``compute`` of each batch, in order, on ``rank_threads()`` threads, each with BLAS held to one thread: a
+    batch is mostly numpy passes over batch × items arrays, which release the GIL, and small products that a
+    second BLAS thread would only slow down. The first batch runs alone, so that the models' lazily built parts
+    (cached solver matrices, dense feature vectors) are built once."""
     if not batches:
         return []
-    with threadpool_limits(1, "blas"), ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
+    with threadpool_limits(1, "blas"), ThreadPoolExecutor(max_workers=rank_threads()) as pool:
         first = compute(batches[0])
         return [first, *pool.map(compute, batches[1:])]
 

@@ -8,13 +8,18 @@ a one-process training does (``recommender.lists``: the same rows, the same mode
 version; it returns a summary that the chord's callback adds up (``summaries_check``, ``summaries_metrics``).
 """
 
+import logging
+import time
+
 import numpy as np
 
 from recommender import store
 from recommender.interactions_db import declared_genre_ids, event_log, interactions_from_events
-from recommender.lists import UserRows, every_users_lists
+from recommender.lists import UserRows, every_users_lists, rank_threads
 from recommender.model_files import model_load
 from recommender.store import Reason
+
+logger = logging.getLogger(__name__)
 
 NAMING_A_MOVIE = (Reason.RATED, Reason.FAVORITED, Reason.WATCHED)
 
@@ -29,6 +34,7 @@ def shards_plan(user_ids: np.ndarray, *, shard_users: int) -> list[list[int]]:
 def shard_precompute(*, version: str, user_ids: list[int]) -> dict:
     """Ranks and writes the lists of ``user_ids`` under ``version`` (not live yet) with the version's saved model.
     Safe to run again (a redelivered or retried shard rewrites the same keys). Returns the shard's summary."""
+    started = time.perf_counter()
     model, catalog = model_load(version)
     events = event_log(user_ids=user_ids)
     events = events[np.isin(events["movie"], catalog.item_ids)]  # movies added since the fit are unknown to it
@@ -36,6 +42,15 @@ def shard_precompute(*, version: str, user_ids: list[int]) -> dict:
     users = UserRows.of(events, interactions, catalog.declared_genres(declared_genre_ids(interactions.user_ids)))
     lists = every_users_lists(model, catalog, users, interactions)
     store.version_user_lists_write(version=version, user_lists=lists)
+    threads = rank_threads()
+    logger.info(
+        "Precompute shard of %s: %s lists ranked on %s thread%s in %.1f s",
+        version,
+        len(lists),
+        threads,
+        "" if threads == 1 else "s",
+        time.perf_counter() - started,
+    )
     return _summary(lists, planned=len(user_ids))
 
 

@@ -3,11 +3,13 @@
 turn when tasks run inline. The same with real workers and RabbitMQ: tests/recommender/test_precompute_workers.py.
 """
 
+import os
+
 import numpy as np
 import pytest
 from django.core.cache import caches
 
-from recommender import precompute, store, training
+from recommender import lists, precompute, store, training
 from recommender.models import ModelRun
 from tests.recommender.support import (  # noqa: F401 - fixtures
     eager_tasks,
@@ -29,6 +31,13 @@ def test_shards_cut_the_users_in_order():
         precompute.shards_plan(np.arange(3), shard_users=0)
 
 
+def test_ranking_threads_are_the_setting_or_one_per_cpu(settings):
+    settings.NEXUS_RANK_THREADS = 3
+    assert lists.rank_threads() == 3
+    settings.NEXUS_RANK_THREADS = 0  # the default: a process that has the machine to itself
+    assert lists.rank_threads() == len(os.sched_getaffinity(0))
+
+
 SUMMARY = {"planned": 3, "written": 3, "entries": 30, "naming_a_movie": 20, "top10": [1, 2], "top100": [1, 2, 3]}
 
 
@@ -47,10 +56,12 @@ def test_the_callback_switches_only_when_every_shard_wrote_every_list(summaries,
 
 
 @pytest.mark.usefixtures("movielens")
-def test_fanned_out_lists_are_those_of_one_process(trained, trained_session, empty_store, eager_tasks):
-    """Four shards, in turn here: every user's list is the one the one-process training of the same deterministic
-    model (EASE on ml-latest-small) wrote, and the metrics add up to the same."""
+def test_fanned_out_lists_are_those_of_one_process(trained, trained_session, empty_store, eager_tasks, settings):
+    """Four shards, in turn here, each ranking on one thread (as in a worker): every user's list is the one the
+    one-process training of the same deterministic model (EASE on ml-latest-small, one thread per CPU) wrote, and
+    the metrics add up to the same."""
     _, one_process_store = trained_session
+    settings.NEXUS_RANK_THREADS = 1
     sharded = training.recommender_train(shards=4)
 
     assert sharded.status == ModelRun.Status.SUCCEEDED and sharded.metrics["shards"] == 4

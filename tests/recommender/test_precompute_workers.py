@@ -49,12 +49,14 @@ def stack(prepared, tmp_path):
                     broker.default_channel.queue_delete(name)
 
 
-def worker_service(stack, log: Path) -> Service:
-    """A worker on every queue of the stack, with a node name of its own (the broker is shared)."""
+def worker_service(stack, log: Path, *, rank_threads: int = 1) -> Service:
+    """A worker on every queue of the stack, with a node name of its own (the broker is shared), ranking on
+    ``rank_threads`` threads (``NEXUS_RANK_THREADS``, 1 as the image's worker role sets it)."""
     queues = ",".join(queues_of(stack["queue"]))
     command = [PYTHON, "-m", "celery", "-A", "nexus", "worker", "-Q", queues, "-c", "1", "-l", "info"]
     command += ["-n", f"{log.stem}-{stack['queue']}@%h", "--without-gossip", "--without-mingle"]
-    return Service("worker", command, env={**stack["env"], "PYTHONUNBUFFERED": "1"}, log=log)
+    env = {**stack["env"], "PYTHONUNBUFFERED": "1", "NEXUS_RANK_THREADS": str(rank_threads)}
+    return Service("worker", command, env=env, log=log)
 
 
 def redis_of(stack) -> redis.Redis:
@@ -99,10 +101,21 @@ def shards_run_by(worker) -> int:
     return worker.log.read_text().count("Task recommender.tasks.precompute_shard[")
 
 
+def ranked_on_threads(worker) -> list[int]:
+    """How many threads each shard the worker ran ranked its lists on (recommender.precompute's log line)."""
+    return [int(threads) for threads in re.findall(r"lists ranked on (\d+) threads? in", worker.log.read_text())]
+
+
 def test_shards_on_two_workers_give_the_lists_of_one_process(stack, tmp_path):
+    """Each worker's shards rank on the threads it is configured with (NEXUS_RANK_THREADS: 1, as the image's
+    worker role sets it, and 3, more than this machine's CPUs), and the lists are those of the one process that
+    ranked on one thread per CPU."""
     previous = live_version(stack)
     one_process = lists_of(stack, previous)
-    workers = [worker_service(stack, tmp_path / f"worker-{number}.log") for number in (1, 2)]
+    workers = [
+        worker_service(stack, tmp_path / f"worker-{number}.log", rank_threads=threads)
+        for number, threads in ((1, 1), (2, 3))
+    ]
     with stopped_at_exit(*workers):
         for worker in workers:
             worker.start()
@@ -117,6 +130,8 @@ def test_shards_on_two_workers_give_the_lists_of_one_process(stack, tmp_path):
         assert_same_lists(lists_of(stack, run["version"]), one_process)
         assert all(shards_run_by(worker) > 0 for worker in workers)  # both workers took shards
         assert sum(shards_run_by(worker) for worker in workers) == 4 * 2  # "received" and "succeeded" lines
+        for worker, threads in zip(workers, (1, 3), strict=True):
+            assert ranked_on_threads(worker) == [threads] * (shards_run_by(worker) // 2), worker.log
 
 
 def training_in_background(stack, tmp_path) -> subprocess.Popen:
