@@ -16,6 +16,7 @@ from catalog.cards import movie_statistics_changed
 from catalog.models import Movie
 from nexus.versions import rows_changed
 from users.models import Rating
+from users.selectors import placeholders
 
 STATISTICS = ("rating_count", "rating_total", "rating_mean", "bayesian_rating", "popularity")
 
@@ -73,8 +74,8 @@ def movie_stats_refresh(*, movie_ids: Iterable[int] | None = None) -> None:
         ids = sorted(set(movie_ids))
         if not ids:
             return
-        placeholders = ", ".join(["%s"] * len(ids))
-        only_movies, only_ratings = f"WHERE movie.id IN ({placeholders})", f"WHERE movie_id IN ({placeholders})"
+        in_ids = f"IN ({placeholders(ids)})"
+        only_movies, only_ratings = f"WHERE movie.id {in_ids}", f"WHERE movie_id {in_ids}"
         params = ids + ids
     count, total = "COALESCE(agg.n, 0)", "COALESCE(agg.total, 0)"
     bayesian = _bayesian_sql(count, total)
