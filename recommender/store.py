@@ -269,6 +269,22 @@ def version_user_lists_count(*, version: str, user_ids: Iterable[int]) -> int:
         return sum(client.exists(*full_keys[start : start + 10_000]) for start in range(0, len(full_keys), 10_000))
 
 
+def _expire_many(keys: list[str], seconds: int) -> None:
+    """Gives each of ``keys`` ``seconds`` to live. On Redis one pipeline of ``EXPIRE`` per 10,000 keys: a version
+    holds a key per user, and one round trip each made the switch at ML-20M size take 15 seconds."""
+    cache = _cache()
+    if not isinstance(cache, RedisCache):  # the embedded default's files
+        for key in keys:
+            cache.touch(key, seconds)
+        return
+    client = cache.client.get_client(write=True)
+    for start in range(0, len(keys), 10_000):
+        pipeline = client.pipeline(transaction=False)
+        for key in keys[start : start + 10_000]:
+            pipeline.expire(cache.client.make_key(key), seconds)
+        pipeline.execute()
+
+
 def version_discard(*, version: str) -> None:
     """Deletes a version that was never activated (its training failed while writing)."""
     cache = _cache()
@@ -298,8 +314,7 @@ def activate(*, version: str) -> str | None:
 
         new, replaced, older = manifest(version), manifest(current), manifest(previous)
         if replaced is not None and current != version:
-            for key in _version_keys(current, replaced, more_user_ids=new["user_ids"]):
-                cache.touch(key, RETIRED_GRACE)
+            _expire_many(_version_keys(current, replaced, more_user_ids=new["user_ids"]), RETIRED_GRACE)
         if older is not None and previous not in (version, current):
             later_users = replaced["user_ids"] if replaced is not None else ()
             cache.delete_many(_version_keys(previous, older, more_user_ids=later_users))
