@@ -18,8 +18,11 @@ changes immediately.
 """
 
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TypeVar
 
 from django.conf import settings
@@ -35,20 +38,54 @@ _recent: dict[str, tuple[float, object]] = {}
 # key → when a bump of it is due (wall clock), as this process last set or read it.
 _due_seen: dict[str, float] = {}
 DUE_CLOCK_MARGIN_SECONDS = 1.0
+# Inside ``request_reads``: the counters (and their due marks) this request read, by key; ``_ABSENT`` for one that
+# was not there. A request reads each counter once, whoever asks (the response cache, the account copy).
+_request_reads: ContextVar[dict[str, object] | None] = ContextVar("request_reads", default=None)
+_ABSENT = object()
+
+
+@contextmanager
+def request_reads() -> Iterator[None]:
+    """Inside, each counter is read at most once (a request's answers and account are keyed by the same value);
+    a bump made inside drops its key, so what runs after a mutation reads the new value."""
+    token = _request_reads.set({})
+    try:
+        yield
+    finally:
+        _request_reads.reset(token)
+
+
+def counter_keys(keys: Sequence[str]) -> list[str]:
+    """What ``versions_get(keys)`` reads: for another read to fetch in the same round trip (the rate limit's,
+    schema/pipeline/ratelimit.py), then ``request_reads_record``."""
+    return [*keys, *map(_due_key, keys)]
+
+
+def request_reads_record(values: Mapping[str, object], *, keys: Sequence[str]) -> None:
+    """``keys`` (from ``counter_keys``) were read, as ``values`` (a key missing: not there), for this request."""
+    reads = _request_reads.get()
+    if reads is not None:
+        reads.update({key: values.get(key, _ABSENT) for key in keys})
 
 
 def versions_get(keys: Sequence[str]) -> list[int] | None:
-    """The current value of each counter (one round trip when all exist and none has a bump due), or None when the
-    cache is unreachable."""
+    """The current value of each counter (one round trip when all exist and none has a bump due; none when this
+    request read them already), or None when the cache is unreachable."""
     try:
-        # A copy: with Redis down, django-redis answers every get_many with one shared {} that must stay empty.
-        found = dict(limits_cache.get_many([*keys, *map(_due_key, keys)]))
+        reads = _request_reads.get()
+        wanted = counter_keys(keys)
+        if reads is not None and all(key in reads for key in wanted):
+            found = {key: reads[key] for key in wanted if reads[key] is not _ABSENT}
+        else:
+            # A copy: with Redis down, django-redis answers every get_many with one shared {} that must stay empty.
+            found = dict(limits_cache.get_many(wanted))
         now = time.time()
         for key in keys:
             due = found.get(_due_key(key))
             if due is not None and due <= now and limits_cache.delete(_due_key(key)):  # one reader bumps
                 version_bump_now(key)
                 found.pop(key, None)
+                found.pop(_due_key(key), None)
             elif due is not None:
                 _due_seen[key] = due
         for key in keys:
@@ -57,6 +94,7 @@ def versions_get(keys: Sequence[str]) -> list[int] | None:
                 found[key] = limits_cache.get(key)
         if any(found[key] is None for key in keys):  # the cache ignored the write: nothing can be keyed safely
             return None
+        request_reads_record(found, keys=wanted)
         return [int(found[key]) for key in keys]
     except Exception:  # noqa: BLE001 - an unreachable cache must only switch caching off
         logger.warning("Data versions unavailable: the cache is unreachable", exc_info=True)
@@ -70,6 +108,8 @@ def version_bump(key: str) -> None:
 
 def version_bump_now(key: str) -> None:
     forget_recent(key)
+    if (reads := _request_reads.get()) is not None:
+        reads.pop(key, None)
     try:
         limits_cache.incr(key)
     except ValueError:  # not set yet, or lost
@@ -130,6 +170,8 @@ def process_copies_forget() -> None:
     """Drop everything this process remembers of the counters (for a cache that was emptied meanwhile)."""
     _recent.clear()
     _due_seen.clear()
+    with _viewer_copies_lock:
+        _viewer_copies.clear()
 
 
 # --- Which rows invalidate which versions: one table, filled by the domains ---------------------------------------
@@ -225,12 +267,46 @@ def shared_versions() -> list[object] | None:
     return None if None in values else values
 
 
+def viewer_version_keys(viewer_id: str) -> list[str]:
+    """The counter keys ``viewer_version`` reads (``counter_keys``), to fetch along with another read."""
+    return counter_keys([_viewer_version_key(viewer_id)]) if _viewer_version_key is not None else []
+
+
 def viewer_version(viewer_id: str) -> int | None:
     """The viewer's data version (always read afresh: users see their own changes at once), or None."""
     if _viewer_version_key is None:
         return 0
     versions = versions_get([_viewer_version_key(viewer_id)])
     return versions[0] if versions is not None else None
+
+
+# This process' copies of what is computed from one viewer's data, by (viewer, name): (versions, time, value).
+VIEWER_COPY_SECONDS = 30
+VIEWER_COPIES = 4096
+_viewer_copies: dict[tuple[str, str], tuple[tuple, float, object]] = {}
+_viewer_copies_lock = threading.Lock()
+
+
+def viewer_copy(viewer_id: str, name: str, compute: Callable[[], T], *, shared: bool = True) -> T:
+    """``compute()``, or what it returned in this process for the same viewer and ``name`` while their data version
+    (with ``shared``, and the shared versions: what every answer is keyed by) is the same, at most
+    ``VIEWER_COPY_SECONDS`` ago: a signed-in miss of the response cache (another document, other variables) then
+    reads nothing of the viewer's again. The versions are read before ``compute`` runs, so a change committed
+    meanwhile moves past what is kept; a change made around the services (SQL) shows within the bound. Nothing is
+    kept when a version cannot be read. What it returns is shared: callers must not change it."""
+    versions = (viewer_version(viewer_id), *(shared_versions() or [None] if shared else []))
+    if None in versions:
+        return compute()
+    key = (viewer_id, name)
+    held = _viewer_copies.get(key)
+    if held is not None and held[0] == versions and time.monotonic() - held[1] < VIEWER_COPY_SECONDS:
+        return held[2]
+    value = compute()
+    with _viewer_copies_lock:
+        if len(_viewer_copies) >= VIEWER_COPIES and key not in _viewer_copies:
+            _viewer_copies.pop(next(iter(_viewer_copies)))  # the copy kept longest ago
+        _viewer_copies[key] = (versions, time.monotonic(), value)
+    return value
 
 
 def viewer_version_bump_now(viewer_id: str) -> None:

@@ -8,7 +8,10 @@ admin, keyed as ``library_rows_declare`` says), every mutation the user sends (s
 refresh of their recommendations (recommender.refresh).
 """
 
-from nexus.versions import rows_shown_by, version_bump
+import copy
+
+from nexus.versions import rows_shown_by, version_bump, viewer_copy
+from users.selectors import user_get
 
 
 def user_data_version_key(user_id: int | str) -> str:
@@ -18,6 +21,15 @@ def user_data_version_key(user_id: int | str) -> str:
 def user_data_version_bump(*, user_id: int | str) -> None:
     """Bump the user's version after the current transaction commits (at once outside one)."""
     version_bump(user_data_version_key(user_id))
+
+
+def account_get(*, user_id: int):
+    """The account ``user_id`` (None when there is none), as of its data version: read from PostgreSQL once per
+    version in this process (``nexus.versions.viewer_copy``; a write to the account bumps that version:
+    ``rows_changed``, by the services and the admin), a copy of that for each request (requests may annotate
+    theirs). The request reads the version anyway, in the rate limit's round trip, to key its cached answers."""
+    account = viewer_copy(str(user_id), "account", lambda: user_get(pk=user_id), shared=False)
+    return copy.copy(account) if account is not None else None
 
 
 def library_rows_declare() -> None:

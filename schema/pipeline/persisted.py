@@ -86,7 +86,9 @@ def persisted_query_register(*, digest: str, query: str, subject: str) -> GraphQ
         return None  # already known: nothing new is kept
     maximum = settings.NEXUS_PERSISTED_QUERY_MAX_REGISTRATIONS
     registrations = (
-        rate_limit_spend(subject=f"{_REGISTRATIONS_PREFIX}:{subject}", limit=maximum, cost=1) if maximum > 0 else None
+        rate_limit_spend(subject=f"{_REGISTRATIONS_PREFIX}:{subject}", limit=maximum, cost=1)[0]
+        if maximum > 0
+        else None
     )
     if registrations is not None and registrations.refused:
         return GraphQLError(

@@ -10,14 +10,18 @@ An unreachable cache lets requests through (logged): limiting must never take th
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.core.cache import caches
+from django_redis.cache import RedisCache
 from graphql import GraphQLError
 
-from nexus.caches import limits_cache
+from nexus.caches import LIMITS, limits_cache
 from nexus.request_context import client_address
+from nexus.versions import request_reads_record, viewer_version_keys
 from schema.pipeline.identity import request_identity
 
 logger = logging.getLogger(__name__)
@@ -79,19 +83,36 @@ def request_subject(request) -> str:
     return f"address:{client_address(request) or 'unknown'}"
 
 
-def rate_limit_spend(*, subject: str, limit: int, cost: int) -> RateLimitState | None:
-    """Spend ``cost`` points (at least 1) of ``subject``'s budget in the current window.
+def budget_spend(budget: tuple[str, int] | None, cost: int, *, viewer: str | None = None) -> RateLimitState | None:
+    """Spends ``cost`` points of a request's ``budget`` (``rate_limit_subject``; 0: nothing runs, nothing is
+    spent); the budget's state, None when not limited. For a signed-in ``viewer`` (an account id), the same round
+    trip reads their data version, which their cached answers and their account copy are keyed by, for the rest of
+    the request (nexus.versions)."""
+    if budget is None:
+        return None
+    subject, limit = budget
+    if cost <= 0:
+        return rate_limit_state(subject=subject, limit=limit)
+    counters = viewer_version_keys(viewer) if viewer is not None else []
+    state, read = rate_limit_spend(subject=subject, limit=limit, cost=cost, also_read=counters)
+    if state is not None:
+        request_reads_record(read, keys=counters)
+    return state
+
+
+def rate_limit_spend(
+    *, subject: str, limit: int, cost: int, also_read: Sequence[str] = ()
+) -> tuple[RateLimitState | None, dict[str, object]]:
+    """Spend ``cost`` points (at least 1) of ``subject``'s budget in the current window, and read the ``limits``
+    keys ``also_read`` in the same round trip (the request's data versions: nexus.versions).
 
     Returns the budget's state (``refused`` when the cost does not fit; then nothing is spent), or None when the
-    cache cannot be reached.
+    cache cannot be reached, and what was read (keys that are not there left out).
     """
     key, window, window_start, reset_seconds = _window(subject)
     points = max(cost, 1)
     try:
-        try:
-            used = limits_cache.incr(key, points)  # one round trip while the window's counter exists
-        except ValueError:  # the first request of the window opens its counter (or a parallel one just did)
-            used = points if limits_cache.add(key, points, timeout=window + 1) else limits_cache.incr(key, points)
+        used, read = _spend_and_read(key, points, window + 1, also_read)
         if used > limit:
             used = _give_back(key, points)
             return RateLimitState(
@@ -100,13 +121,35 @@ def rate_limit_spend(*, subject: str, limit: int, cost: int) -> RateLimitState |
                 reset_seconds=reset_seconds,
                 refused=True,
                 reset_at=window_start + window,
-            )
+            ), read
     except Exception:  # noqa: BLE001 - fail open: an outage of the cache must not refuse every request
         logger.warning("Rate limit not applied: the cache is unreachable", exc_info=True)
-        return None
-    return RateLimitState(
+        return None, {}
+    state = RateLimitState(
         limit=limit, remaining=max(limit - used, 0), reset_seconds=reset_seconds, reset_at=window_start + window
     )
+    return state, read
+
+
+def _spend_and_read(key: str, points: int, timeout: int, also_read: Sequence[str]) -> tuple[int, dict[str, object]]:
+    """Adds ``points`` to the counter ``key`` (created for ``timeout`` seconds) and reads ``also_read``: on Redis
+    one pipelined round trip, where every request used to make two. The points used, and what was read."""
+    cache = caches[LIMITS]
+    if not isinstance(cache, RedisCache):  # the embedded default's in-process cache
+        try:
+            used = cache.incr(key, points)
+        except ValueError:  # the first request of the window opens its counter (or a parallel one just did)
+            used = points if cache.add(key, points, timeout=timeout) else cache.incr(key, points)
+        return used, dict(cache.get_many(also_read)) if also_read else {}
+    client, make_key = cache.client.get_client(write=True), cache.client.make_key
+    pipeline = client.pipeline(transaction=False)
+    pipeline.set(make_key(key), 0, ex=timeout, nx=True)  # the window's counter, unless it is open already
+    pipeline.incrby(make_key(key), points)
+    if also_read:
+        pipeline.mget([make_key(name) for name in also_read])
+    _, used, *values = pipeline.execute()
+    found = zip(also_read, values[0], strict=True) if also_read else ()
+    return used, {name: cache.client.decode(value) for name, value in found if value is not None}
 
 
 def rate_limit_state(*, subject: str, limit: int) -> RateLimitState | None:

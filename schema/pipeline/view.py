@@ -43,7 +43,7 @@ from graphql_jwt.settings import jwt_settings
 
 from nexus import metrics
 from nexus.answer_versions import answer_versions_collected
-from nexus.versions import viewer_version_bump, viewer_version_bump_now
+from nexus.versions import request_reads, viewer_version_bump, viewer_version_bump_now
 from schema.pipeline import documents, limits, multipart, negotiation, persisted, ratelimit, response_cache
 from schema.pipeline.errors import client_error_format
 from schema.pipeline.execution import IdentityExecutionContext
@@ -115,7 +115,8 @@ class NexusGraphQLView(GraphQLView):
             # Browsers send cookies on their own, also on requests forged by other sites: a request that may
             # authenticate with one must prove it comes from a page of ours (bearer-token requests need not).
             serve = csrf_protect(serve)
-        return serve(request)
+        with request_reads():  # each data version read once per request (nexus.versions)
+            return serve(request)
 
     def serve(self, request):
         if request.method not in ("GET", "POST"):
@@ -130,12 +131,12 @@ class NexusGraphQLView(GraphQLView):
             operations = self.request_operations(request, current_limits)
             if (refusal := self.credentials_refusal(request, operations, load=False)) is not None:
                 raise RequestRefused(401, refusal.message, "", error=refusal)
-            rate = self.rate_limit(budget, operations, current_limits)
+            rate = self.rate_limit(request, budget, operations, current_limits)
         except RequestRefused as refusal:
             if refusal.entries is None and operations and operations[0].in_batch:
                 refusal.entries = len(operations)
             if refusal.rate is None:  # refused before it ran: spends nothing, reports the budget
-                refusal.rate = self.spend(budget, 0)
+                refusal.rate = ratelimit.budget_spend(budget, 0)
             return self.refusal_response(request, refusal)
         for operation in operations:
             self.run(request, operation)
@@ -265,7 +266,7 @@ class NexusGraphQLView(GraphQLView):
             raise HttpError(HttpResponse(status=400), "`operationName` must be a string.")
         return query, variables, operation_name, request_id
 
-    def rate_limit(self, budget, operations: list[Operation], current_limits: limits.Limits):
+    def rate_limit(self, request, budget, operations: list[Operation], current_limits: limits.Limits):
         """Spends the request's cost from the caller's budget; the budget's state (None: not limited)."""
         # Operations refused before running (invalid, too costly) spend nothing beyond the request's one point.
         cost = sum(operation.cost for operation in operations if not operation.errors)
@@ -276,20 +277,11 @@ class NexusGraphQLView(GraphQLView):
                 "QUERY_TOO_COSTLY",
                 cost=cost,
             )
-        rate = self.spend(budget, cost if any(not operation.errors for operation in operations) else 0)
+        runs = any(not operation.errors for operation in operations)
+        rate = ratelimit.budget_spend(budget, cost if runs else 0, viewer=request_identity(request).subject)
         if rate is not None and rate.refused:
             raise RequestRefused(429, "", "RATE_LIMITED", error=rate.error(cost=cost), cost=cost, rate=rate)
         return rate
-
-    @staticmethod
-    def spend(budget: tuple[str, int] | None, cost: int) -> ratelimit.RateLimitState | None:
-        """Spends ``cost`` points of ``budget`` (0: nothing runs, nothing is spent); the budget's state."""
-        if budget is None:
-            return None
-        subject, limit = budget
-        if cost <= 0:
-            return ratelimit.rate_limit_state(subject=subject, limit=limit)
-        return ratelimit.rate_limit_spend(subject=subject, limit=limit, cost=cost)
 
     def credentials_refusal(self, request, operations: list[Operation], *, load: bool) -> GraphQLError | None:
         """INVALID_TOKEN or TOKEN_EXPIRED when the access token does not verify (``load``: or its account is gone)

@@ -1,5 +1,10 @@
-import graphene
+import copy
+from dataclasses import replace
 
+import graphene
+from graphql import OperationType
+
+from nexus.versions import viewer_copy
 from recommender import selectors
 from schema.catalog.loaders import viewer_memo_prefix
 from schema.catalog.types import MovieType
@@ -53,24 +58,32 @@ class RecommenderQueries(graphene.ObjectType):
         size = short_list_size(first)
         user = viewer(info)
         with_watchlist = not include_watchlist
-        seen = (
-            request_memo(
-                info,
-                f"{viewer_memo_prefix(user)}seen_movie_ids:{'with' if with_watchlist else 'without'}_watchlist",
-                lambda: selectors.user_seen_movie_ids(user=user, with_watchlist=with_watchlist),
+        strategy = getattr(strategy, "value", strategy)  # graphene gives the enum member
+
+        def computed() -> tuple:
+            seen = (
+                request_memo(
+                    info,
+                    f"{viewer_memo_prefix(user)}seen_movie_ids:{'with' if with_watchlist else 'without'}_watchlist",
+                    lambda: selectors.user_seen_movie_ids(user=user, with_watchlist=with_watchlist),
+                )
+                if user
+                else frozenset()
             )
-            if user
-            else frozenset()
-        )
-        with refused_as_bad_input():
-            recommendations = selectors.recommendation_list(
-                user=user,
-                first=size,
-                genre=genre,
-                seen_movie_ids=seen,
-                strategy=getattr(strategy, "value", strategy),  # graphene gives the enum member
-            )
-        return recommendations
+            with refused_as_bad_input():
+                return tuple(
+                    selectors.recommendation_list(
+                        user=user, first=size, genre=genre, seen_movie_ids=seen, strategy=strategy
+                    )
+                )
+
+        if user is None or info.operation.operation != OperationType.QUERY:
+            return list(computed())  # a mutation's payload reads what the mutation just changed
+        # The same arguments under the same versions: the same list, for a document or variables of another shape.
+        arguments = f"recommendations:{size}:{genre}:{strategy}:{with_watchlist}"
+        return [
+            replace(picked, movie=copy.copy(picked.movie)) for picked in viewer_copy(str(user.pk), arguments, computed)
+        ]
 
     @staticmethod
     def resolve_trending(root, info, first=None, genre=None):

@@ -26,7 +26,8 @@ from nexus.request_context import client_address
 from schema.core.errors import bad_input, bad_input_from_validation_error
 from schema.pipeline.identity import request_identity
 from schema.users.types import UserType
-from users import selectors, services
+from users import services
+from users.cache import account_get
 from users.models import User
 
 # Service refusals (ValidationError codes) → extensions.code of the GraphQL error.
@@ -77,7 +78,7 @@ def jwt_subject(payload: dict) -> str | None:
 
 def user_by_jwt_subject(subject: str) -> User:
     subject = str(subject)
-    user = selectors.user_get(pk=int(subject)) if subject.isascii() and subject.isdigit() else None
+    user = account_get(user_id=int(subject)) if subject.isascii() and subject.isdigit() else None
     if user is None:
         raise JSONWebTokenError("the account no longer exists")
     return user

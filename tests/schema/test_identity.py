@@ -3,12 +3,19 @@ token alone (schema/pipeline/identity.py). Each test is an attack that once work
 assertion that it no longer does."""
 
 import json
+import time
+import uuid
+from types import SimpleNamespace
 
 import pytest
+from django.contrib import admin
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from graphql_jwt.shortcuts import get_token
 
 from catalog.models import Movie
+from nexus import versions
 from tests.users.factories import PASSWORD, movie_global_id, person_create
 from users import services
 from users.models import Rating, User
@@ -124,3 +131,63 @@ def test_a_bearer_token_does_not_open_an_admin_session(client, ada):
     )
     assert response.status_code == 200  # the login form again, with its error
     assert client.get("/admin/").status_code == 302  # still sent to the login page
+
+
+# --- The account copy: read once per data version, never after a change (users/cache.py) -----------------------
+
+
+def account_reads(client, token, query="{ me { username } }") -> tuple[dict, int]:
+    """The answer to ``query`` (a cache miss: a fresh unused variable) and how many reads of the account it made."""
+    with CaptureQueriesContext(connection) as queries:
+        answer = post(client, {"query": query, "variables": {"nonce": uuid.uuid4().hex}}, HTTP_AUTHORIZATION=token)
+    return answer.json(), sum('FROM "users_user"' in query["sql"] for query in queries.captured_queries)
+
+
+def test_a_signed_in_account_is_read_once_per_data_version(client, ada):
+    token = f"Bearer {get_token(ada)}"
+    answer, reads = account_reads(client, token)
+    assert (answer["data"], reads) == ({"me": {"username": "ada"}}, 1)
+    assert account_reads(client, token)[1] == 0  # the next miss uses this process' copy
+    toy_story = movie_global_id(Movie.objects.get(movielens_id=1))
+    rate = f'mutation {{ rateMovie(movieId: "{toy_story}", score: 2) {{ rating {{ score }} }} }}'
+    assert post(client, {"query": rate}, HTTP_AUTHORIZATION=token).json()["data"]["rateMovie"]["rating"]["score"] == 2
+    assert account_reads(client, token)[1] == 1  # her mutation moved her version: read again
+
+
+def test_an_account_disabled_by_staff_is_refused_at_once_though_its_copy_is_warm(
+    client, ada, django_capture_on_commit_callbacks
+):
+    token = f"Bearer {get_token(ada)}"
+    assert account_reads(client, token)[0]["data"]["me"]["username"] == "ada"
+    ada.is_active = False
+    with django_capture_on_commit_callbacks(execute=True):
+        admin.site._registry[User].save_model(request=None, obj=ada, form=None, change=True)
+    answer, _ = account_reads(client, token)
+    assert answer["errors"][0]["extensions"]["code"] == "INVALID_TOKEN"
+
+
+def test_an_account_deleted_is_refused_at_once_though_its_copy_is_warm(client, ada, django_capture_on_commit_callbacks):
+    token = f"Bearer {get_token(ada)}"
+    assert account_reads(client, token)[0]["data"]["me"]["username"] == "ada"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.user_delete(user=User.objects.get(pk=ada.pk))
+    person_create("ada")  # a new account of the same name gets nothing of the old token
+    answer, _ = account_reads(client, token)
+    assert answer["errors"][0]["extensions"]["code"] == "INVALID_TOKEN"
+
+
+def test_an_account_changed_behind_the_services_back_is_refused_within_the_copy_bound(client, ada, monkeypatch):
+    token = f"Bearer {get_token(ada)}"
+    assert account_reads(client, token)[0]["data"]["me"]["username"] == "ada"
+    User.objects.filter(pk=ada.pk).update(is_active=False)  # SQL that bumps no version
+    later = time.monotonic() + versions.VIEWER_COPY_SECONDS
+    monkeypatch.setattr(versions, "time", SimpleNamespace(monotonic=lambda: later, time=time.time))
+    answer, reads = account_reads(client, token)
+    assert (answer["errors"][0]["extensions"]["code"], reads) == ("INVALID_TOKEN", 1)
+
+
+def test_one_accounts_copy_never_answers_for_another(client, ada):
+    bob = person_create("bob", password=PASSWORD)
+    for person, name in ((ada, "ada"), (bob, "bob"), (ada, "ada"), (bob, "bob")):
+        answer, _ = account_reads(client, f"Bearer {get_token(person)}", "{ me { username email } }")
+        assert answer["data"]["me"]["username"] == name

@@ -12,6 +12,7 @@ from graphql_relay import from_global_id, to_global_id
 from prometheus_client import REGISTRY
 
 from catalog.models import Movie
+from nexus.caches import limits_cache
 from recommender import tasks
 from recommender.models import ModelRun
 from recommender.refresh import user_recommendations_refresh
@@ -25,6 +26,7 @@ from tests.recommender.support import (  # noqa: F401 - fixtures, requested by n
     unreachable_store,
 )
 from users import services
+from users.cache import user_data_version_key
 from users.models import Rating, User
 
 pytestmark = pytest.mark.usefixtures("movielens")
@@ -346,3 +348,22 @@ def test_a_batch_asking_again_after_hiding_a_movie_no_longer_gets_it(trained, cl
 
 def movie_ids_of(recommendations: list[dict]) -> list[str]:
     return [item["movie"]["id"] for item in recommendations]
+
+
+def test_another_document_with_the_same_arguments_reuses_the_viewers_list_and_no_one_elses(trained, gql):
+    ada, bob = movielens_user(1), movielens_user(2)
+    for person in (ada, bob):  # even with their data versions alike, each keeps to their own
+        limits_cache.set(user_data_version_key(person.pk), 7, timeout=None)
+    mine = gql.data(RECOMMENDATIONS, {"first": 10}, token=token_for(ada))["recommendations"]
+    other_shape = "query($first: Int) { recommendations(first: $first) { movie { id } reason } }"
+
+    with CaptureQueriesContext(connection) as queries:  # a response-cache miss: another document
+        again = gql.data(other_shape, {"first": 10}, token=token_for(ada))["recommendations"]
+    bobs = gql.data(other_shape, {"first": 10}, token=token_for(bob))["recommendations"]
+
+    assert [(item["movie"], item["reason"]) for item in again] == [
+        ({"id": item["movie"]["id"]}, item["reason"]) for item in mine
+    ]
+    assert queries.captured_queries == []  # her account, library and list: this process' copies of this version
+    assert all(names_only(item["reason"], rated_titles(bob)) for item in bobs)  # Bob's own, not Ada's copy
+    assert not set(movie_ids(bobs)) & set(Rating.objects.filter(user=bob).values_list("movie_id", flat=True))
