@@ -5,8 +5,10 @@ What the training (``recommender.training``) and the per-user refresh (``recomme
 hand the arrays to the pure numpy side (``recommender.interactions``, ``recommender.algorithms``).
 """
 
+import functools
+
 import numpy as np
-from django.db import connection
+from django.db import connection, connections, router
 from django.db.models import FloatField, Func, QuerySet, Value
 from django.db.models.functions import Cast
 
@@ -75,10 +77,26 @@ def event_log(*, user_id: int | None = None, user_ids: list[int] | None = None) 
     or of everyone) as ``EVENT`` records."""
     if user_id is None and connection.vendor == "postgresql":
         return _event_log_copied(user_ids)
-    querysets = _event_querysets(user_id=user_id, user_ids=user_ids)
     if user_id is not None:  # one user's events (a refresh) fit in memory: one query, no server-side cursors
-        return np.fromiter(querysets[0].union(*querysets[1:], all=True), dtype=EVENT)
+        database = router.db_for_read(Rating)
+        query, parameters = _one_user_events_query(database)
+        with connections[database].cursor() as cursor:
+            cursor.execute(query, [user_id if value == _ONE_USER else value for value in parameters])
+            return np.fromiter(cursor.fetchall(), dtype=EVENT)
+    querysets = _event_querysets(user_id=user_id, user_ids=user_ids)
     return np.concatenate([record_array(queryset, EVENT) for queryset in querysets])
+
+
+# The user id the compiled query is written for: no other parameter of it (event kinds 0–3, values 1.0) is this.
+_ONE_USER = -(2**62) + 1
+
+
+@functools.cache
+def _one_user_events_query(database: str) -> tuple[str, tuple]:
+    """One user's events as one query (the four querysets' UNION ALL), compiled once per process and database:
+    a refresh runs it for every library change, and compiling it cost more than PostgreSQL spends answering."""
+    querysets = [queryset.using(database) for queryset in _event_querysets(user_id=_ONE_USER)]
+    return querysets[0].union(*querysets[1:], all=True).query.sql_with_params()
 
 
 # A row of ``COPY … TO STDOUT (FORMAT binary)`` of the five EVENT columns cast to int8, int8, float8, float8 and
