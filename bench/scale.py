@@ -240,10 +240,7 @@ def main() -> None:
         api_json = log_dir / "api.json"
         _run_step("api", [sys.executable, "-m", "bench.api_latency", "--json", str(api_json)], api_env, log_dir)
         print((log_dir / "api.log").read_text(), flush=True)
-        if args.json:
-            with open(args.json, "a") as file:
-                file.write(json.dumps({"size": args.size, "machine": machine, **json.loads(api_json.read_text())}))
-                file.write("\n")
+        _json_append(args, {"size": args.size, "machine": machine, **json.loads(api_json.read_text())})
     if args.no_train:  # with --precompute-workers: the fan-out alone, without the one-process training
         if args.precompute_workers:
             fanned, capacity = _precompute_runs(args, env, log_dir, one_process=None)

@@ -29,6 +29,8 @@ POINTER_KEY = "current"
 SIMILAR_BUCKET = 64
 RETIRED_GRACE = 10 * 60
 WRITE_BATCH = 500
+# Keys one round trip checks or retires when a version is switched (EXISTS of many keys, a pipeline of EXPIREs).
+KEYS_PER_ROUND_TRIP = 10_000
 
 # One recommended movie: its score (the model's relevance, comparable within the list only; serving turns
 # places into ``recommender.scores``) and source (``recommender.algorithms.hybrid.Source`` codes), and why
@@ -266,21 +268,24 @@ def version_user_lists_count(*, version: str, user_ids: Iterable[int]) -> int:
             return sum(cache.has_key(key) for key in keys)
         client = cache.client.get_client(write=False)
         full_keys = [cache.client.make_key(key) for key in keys]
-        return sum(client.exists(*full_keys[start : start + 10_000]) for start in range(0, len(full_keys), 10_000))
+        return sum(
+            client.exists(*full_keys[start : start + KEYS_PER_ROUND_TRIP])
+            for start in range(0, len(full_keys), KEYS_PER_ROUND_TRIP)
+        )
 
 
 def _expire_many(keys: list[str], seconds: int) -> None:
-    """Gives each of ``keys`` ``seconds`` to live. On Redis one pipeline of ``EXPIRE`` per 10,000 keys: a version
-    holds a key per user, and one round trip each made the switch at ML-20M size take 15 seconds."""
+    """Gives each of ``keys`` ``seconds`` to live. On Redis one pipeline of ``EXPIRE`` per ``KEYS_PER_ROUND_TRIP``
+    keys: a version holds a key per user, and one round trip each made the switch at ML-20M size take 15 seconds."""
     cache = _cache()
     if not isinstance(cache, RedisCache):  # the embedded default's files
         for key in keys:
             cache.touch(key, seconds)
         return
     client = cache.client.get_client(write=True)
-    for start in range(0, len(keys), 10_000):
+    for start in range(0, len(keys), KEYS_PER_ROUND_TRIP):
         pipeline = client.pipeline(transaction=False)
-        for key in keys[start : start + 10_000]:
+        for key in keys[start : start + KEYS_PER_ROUND_TRIP]:
             pipeline.expire(cache.client.make_key(key), seconds)
         pipeline.execute()
 

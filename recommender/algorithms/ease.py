@@ -205,25 +205,11 @@ class DLAE(EASE):
     # EDLAE's emphasis on the dropped-out items turns the same penalty into EASE's zero-diagonal form.
     emphasis = False
 
-    def __init__(
-        self,
-        *,
-        l2: float = 200.0,
-        dropout: float = 0.33,
-        min_item_users: int = 3,
-        max_items: int = 15_000,
-        session_minutes: float | None = 5.0,
-        cross_session: float = 0.5,
-    ):
+    def __init__(self, *, dropout: float = 0.33, session_minutes: float | None = 5.0, **ease_parameters):
+        """``dropout``, and EASE's hyperparameters; the session weighting is on by default here."""
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1): {dropout}")
-        super().__init__(
-            l2=l2,
-            min_item_users=min_item_users,
-            max_items=max_items,
-            session_minutes=session_minutes,
-            cross_session=cross_session,
-        )
+        super().__init__(session_minutes=session_minutes, **ease_parameters)
         self.dropout = dropout
 
     def penalty(self, gram: np.ndarray, l2: float) -> np.ndarray:
