@@ -183,24 +183,20 @@ def redis_cache(url: str, key_prefix: str) -> dict:
     }
 
 
+def locmem_cache(location: str, max_entries: int) -> dict:
+    """The embedded default's in-process cache: it culls a third of its entries beyond ``max_entries``."""
+    options = {"MAX_ENTRIES": max_entries}
+    return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": location, "OPTIONS": options}
+
+
 CACHES = {
-    # Volatile: cached responses, persisted documents, movie cards.
-    "default": (
-        redis_cache(REDIS_CACHE_URL, "nexus")
-        if REDIS_CACHE_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "nexus"}
-    ),
+    # Volatile: cached responses, persisted documents, movie cards (room for a small catalog's: at Django's default
+    # 300 entries, a page of 50 movies culled a third of them).
+    "default": redis_cache(REDIS_CACHE_URL, "nexus") if REDIS_CACHE_URL else locmem_cache("nexus", 20_000),
     # Never evicted: rate-limit counters, login throttles, data versions.
-    "limits": (
-        redis_cache(REDIS_LIMITS_URL, "nexus-limits")
-        if REDIS_LIMITS_URL
-        else {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "nexus-limits",
-            # An in-process cache culls a third of its entries beyond MAX_ENTRIES (300 by default).
-            "OPTIONS": {"MAX_ENTRIES": 100_000},
-        }
-    ),
+    "limits": redis_cache(REDIS_LIMITS_URL, "nexus-limits")
+    if REDIS_LIMITS_URL
+    else locmem_cache("nexus-limits", 100_000),
 }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 # The recommender's score store (recommender/store.py): precomputed lists, kept until a newer model replaces

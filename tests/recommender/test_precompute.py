@@ -56,6 +56,8 @@ def test_the_callback_switches_only_when_every_shard_wrote_every_list(summaries,
 
 
 @pytest.mark.usefixtures("movielens")
+# The one-process training's lists are kept aside only on Redis (tests/recommender/support.py, trained_session).
+@pytest.mark.usefixtures("redis_cache")
 def test_fanned_out_lists_are_those_of_one_process(trained, trained_session, empty_store, eager_tasks, settings):
     """Four shards, in turn here, each ranking on one thread (as in a worker): every user's list is the one the
     one-process training of the same deterministic model (EASE on ml-latest-small, one thread per CPU) wrote, and

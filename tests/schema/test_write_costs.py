@@ -40,6 +40,7 @@ def redis_commands(monkeypatch):
     return sent
 
 
+@pytest.mark.usefixtures("postgres", "redis_cache")  # what it counts: PostgreSQL's statements, Redis' commands
 def test_a_rating_costs_the_same_few_round_trips_on_a_popular_and_on_a_rare_movie(
     gql, redis_commands, django_capture_on_commit_callbacks
 ):
