@@ -240,6 +240,7 @@ class VersionsBumpedOnChange:
 _shared_versions: dict[str, Callable[[], object]] = {}
 _shared_version_keys: set[str] = set()
 _viewer_version_key: Callable[[str], str] | None = None
+_viewer_counter_keys: list[Callable[[str], str]] = []
 
 
 def shared_version_register(name: str, read: Callable[[], object], *, key: str | None = None) -> None:
@@ -261,6 +262,13 @@ def viewer_version_register(key_for: Callable[[str], str]) -> None:
     _viewer_version_key = key_for
 
 
+def viewer_counter_register(key_for: Callable[[str], str]) -> None:
+    """Some of a viewer's answers also depend on a counter of theirs under ``key_for(viewer_id)`` (their
+    recommendations list's): those answers say so (``nexus.answer_versions.answer_depends_on``), and the counter is
+    read with the viewer's data version, in the same round trip, so that checking it costs none."""
+    _viewer_counter_keys.append(key_for)
+
+
 def shared_versions() -> list[object] | None:
     """Every shared version, in registration order; None when one cannot be read (nothing may be keyed then)."""
     values = [read() for read in _shared_versions.values()]
@@ -268,8 +276,10 @@ def shared_versions() -> list[object] | None:
 
 
 def viewer_version_keys(viewer_id: str) -> list[str]:
-    """The counter keys ``viewer_version`` reads (``counter_keys``), to fetch along with another read."""
-    return counter_keys([_viewer_version_key(viewer_id)]) if _viewer_version_key is not None else []
+    """The counter keys ``viewer_version`` reads, and the viewer's other counters (``viewer_counter_register``),
+    as ``counter_keys``: to fetch along with another read."""
+    own = [_viewer_version_key(viewer_id)] if _viewer_version_key is not None else []
+    return counter_keys([*own, *(key_for(viewer_id) for key_for in _viewer_counter_keys)])
 
 
 def viewer_version(viewer_id: str) -> int | None:
@@ -287,14 +297,20 @@ _viewer_copies: dict[tuple[str, str], tuple[tuple, float, object]] = {}
 _viewer_copies_lock = threading.Lock()
 
 
-def viewer_copy(viewer_id: str, name: str, compute: Callable[[], T], *, shared: bool = True) -> T:
+def viewer_copy(
+    viewer_id: str, name: str, compute: Callable[[], T], *, shared: bool = True, also: Sequence[str] = ()
+) -> T:
     """``compute()``, or what it returned in this process for the same viewer and ``name`` while their data version
-    (with ``shared``, and the shared versions: what every answer is keyed by) is the same, at most
-    ``VIEWER_COPY_SECONDS`` ago: a signed-in miss of the response cache (another document, other variables) then
-    reads nothing of the viewer's again. The versions are read before ``compute`` runs, so a change committed
-    meanwhile moves past what is kept; a change made around the services (SQL) shows within the bound. Nothing is
-    kept when a version cannot be read. What it returns is shared: callers must not change it."""
-    versions = (viewer_version(viewer_id), *(shared_versions() or [None] if shared else []))
+    (with ``shared``, the shared versions too: what every answer is keyed by; and the counters ``also``) is the
+    same, at most ``VIEWER_COPY_SECONDS`` ago: a signed-in miss of the response cache (another document, other
+    variables) then reads nothing of the viewer's again. The versions are read before ``compute`` runs, so a change
+    committed meanwhile moves past what is kept; a change made around the services (SQL) shows within the bound.
+    Nothing is kept when a version cannot be read. What it returns is shared: callers must not change it."""
+    versions = (
+        viewer_version(viewer_id),
+        *(shared_versions() or [None] if shared else []),
+        *((versions_get(list(also)) or [None]) if also else []),
+    )
     if None in versions:
         return compute()
     key = (viewer_id, name)

@@ -12,7 +12,6 @@ from recommender.catalog_artifact import Catalog
 from recommender.interactions_db import declared_genre_ids, event_log, has_positive, interactions_from_events
 from recommender.lists import UserRows, ranked_lists
 from recommender.model_files import model_load
-from users.cache import user_data_version_bump
 from users.events import refresh_queued_clear
 
 REFRESH_ATTEMPTS = 3
@@ -44,7 +43,6 @@ def user_recommendations_refresh(*, user_id: int) -> bool:
         entries = _user_list_compute(model, catalog, user_id=user_id)
         store.user_list_write(version=version, user_id=user_id, entries=entries)
         if store.current_version() == version:
-            user_data_version_bump(user_id=user_id)  # their cached answers showed the previous list
             return True
         # A training switched versions meanwhile: this list went to the retired one; redo it on the new one.
         store.user_list_write(version=version, user_id=user_id, entries=None)

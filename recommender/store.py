@@ -19,7 +19,7 @@ from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
-from nexus.versions import forget_recent, recently_read
+from nexus.versions import forget_recent, recently_read, version_bump_now
 from recommender.strategies import NOT_BALANCED
 
 ALIAS = "recommendations"
@@ -150,8 +150,15 @@ def _serving_version() -> str:
     return version
 
 
+def user_list_version_key(user_id: int | str) -> str:
+    """The counter (``nexus.versions``) that answers showing the user's list depend on: ``user_list_write`` bumps
+    it, so a refreshed list invalidates only those answers, not everything of the user's."""
+    return f"user:{user_id}:recommendations-version"
+
+
 def user_list(*, user_id: int) -> np.ndarray | None:
-    """The user's list (``ENTRY`` records, best first) in the current version; None when it has none."""
+    """The user's list (``ENTRY`` records, best first) in the current version; None when it has none. Read
+    ``user_list_version_key`` first to key what is made of it."""
     version = _serving_version()
     with _backend_errors():
         return _current_format(_cache().get(_user_key(version, user_id)))
@@ -328,9 +335,11 @@ def activate(*, version: str) -> str | None:
 
 
 def user_list_write(*, version: str, user_id: int, entries: np.ndarray | None) -> None:
-    """Replaces one user's list in ``version``; ``None`` removes it (the user has nothing left to go on)."""
+    """Replaces one user's list in ``version``; ``None`` removes it (the user has nothing left to go on). Answers
+    that showed the previous list are invalidated (``user_list_version_key``)."""
     with _backend_errors():
         if entries is None:
             _cache().delete(_user_key(version, user_id))
         else:
             _cache().set(_user_key(version, user_id), entries, timeout=None)
+    version_bump_now(user_list_version_key(user_id))  # the list is written already: no transaction to wait for

@@ -4,8 +4,10 @@ from dataclasses import replace
 import graphene
 from graphql import OperationType
 
+from nexus.answer_versions import answer_depends_on
 from nexus.versions import viewer_copy
 from recommender import selectors
+from recommender.store import user_list_version_key
 from schema.catalog.loaders import viewer_memo_prefix
 from schema.catalog.types import MovieType
 from schema.core.auth import viewer
@@ -79,11 +81,13 @@ class RecommenderQueries(graphene.ObjectType):
 
         if user is None or info.operation.operation != OperationType.QUERY:
             return list(computed())  # a mutation's payload reads what the mutation just changed
+        # The answer shows the stored list: a refresh of it invalidates the answer (read before the list).
+        list_version = user_list_version_key(user.pk)
+        answer_depends_on(list_version)
         # The same arguments under the same versions: the same list, for a document or variables of another shape.
         arguments = f"recommendations:{size}:{genre}:{strategy}:{with_watchlist}"
-        return [
-            replace(picked, movie=copy.copy(picked.movie)) for picked in viewer_copy(str(user.pk), arguments, computed)
-        ]
+        picked_list = viewer_copy(str(user.pk), arguments, computed, also=[list_version])
+        return [replace(picked, movie=copy.copy(picked.movie)) for picked in picked_list]
 
     @staticmethod
     def resolve_trending(root, info, first=None, genre=None):

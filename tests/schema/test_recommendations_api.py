@@ -157,6 +157,37 @@ def test_a_refreshed_list_is_served_at_once_not_the_users_cached_answer(
     assert animated(after) > animated(before)
 
 
+def test_a_refresh_invalidates_the_users_recommendations_and_none_of_their_other_answers(
+    trained, client, newcomer, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):  # saved, but no refresh queued
+        for movielens_id in ANIMATED:
+            services.rating_upsert(user=newcomer, movie=Movie.objects.get(movielens_id=movielens_id), score=5)
+    toy_story = to_global_id("Movie", Movie.objects.get(movielens_id=1).pk)
+    my_movie = {"query": "query($id: ID!) { movie(id: $id) { title myRating } }", "variables": {"id": toy_story}}
+    recommendations = {"query": RECOMMENDATIONS}
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token_for(newcomer)}"}
+
+    def post(body):
+        return client.post("/graphql", data=body, content_type="application/json", **headers)
+
+    before = [post(body) for body in (my_movie, recommendations)]  # both cached now
+    assert [post(body)["X-Cache"] for body in (my_movie, recommendations)] == ["HIT", "HIT"]
+    with django_capture_on_commit_callbacks(execute=True):
+        user_recommendations_refresh(user_id=newcomer.pk)  # what the worker runs
+    movie_after, recommendations_after = (post(body) for body in (my_movie, recommendations))
+
+    assert movie_after["X-Cache"] == "HIT"
+    assert movie_after.json()["data"] == before[0].json()["data"]
+    assert recommendations_after["X-Cache"] == "MISS"  # the new list, not the answer that showed the old one
+    sources = [
+        {item["source"] for item in answer.json()["data"]["recommendations"]}
+        for answer in (before[1], recommendations_after)
+    ]
+    personal = {"COLLABORATIVE", "CONTENT"}  # from a stored list: the fallback's are POPULAR and SIMILAR
+    assert not sources[0] & personal and sources[1] & personal
+
+
 def test_a_burst_of_ratings_queues_one_refresh(trained, newcomer, monkeypatch, django_capture_on_commit_callbacks):
     queued = []
     # The library queues it by name (users.events), which reaches the registered task's apply_async.
