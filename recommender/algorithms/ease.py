@@ -11,10 +11,6 @@ import scipy.sparse as sp
 from recommender.algorithms.base import CollaborativeRecommender
 from recommender.algorithms.sessions import session_gram
 
-# Pairs of (a user's item, a listed item) that ``strongest_contributors`` holds at once (4 bytes each, a few
-# arrays of them).
-STRONGEST_PAIRS = 4_000_000
-
 
 def ease_weights(gram: np.ndarray, l2: float | np.ndarray, *, emphasis: bool = True) -> np.ndarray:
     """``B = I − P·diag(1/diag(P))`` with ``P = (G + Λ)⁻¹``, i.e. ``B_ij = −P_ij / P_jj`` and ``diag(B) = 0``;
@@ -136,50 +132,12 @@ class EASE(CollaborativeRecommender):
     def contributions(self, user_row: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
         source_positions = _positions_in(self.items, user_row.indices)
         target_positions = _positions_in(self.items, np.asarray(items))
-        weights = np.zeros((len(source_positions), len(target_positions)), dtype=np.float32)
-        sources, targets = source_positions >= 0, target_positions >= 0
-        weights[np.ix_(sources, targets)] = self.weights[np.ix_(source_positions[sources], target_positions[targets])]
-        return user_row.data[:, None].astype(np.float32) * weights
-
-    def strongest_contributors(self, user_rows: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
-        """The whole batch at once: every (user item, listed item) weight is gathered from ``B`` in one
-        step, a slice of users at a time so that at most ``STRONGEST_PAIRS`` pairs exist at once."""
-        user_rows = sp.csr_matrix(user_rows)
-        strongest = np.full(items.shape, -1, dtype=np.int64)
-        pairs_per_row = np.diff(user_rows.indptr) * max(items.shape[1], 1)
-        start = 0
-        while start < user_rows.shape[0]:
-            # At least one row per slice, then as many as fit.
-            end = start + max(1, int(np.searchsorted(np.cumsum(pairs_per_row[start:]), STRONGEST_PAIRS, "right")))
-            strongest[start:end] = self._strongest_in_slice(user_rows[start:end], items[start:end])
-            start = end
-        return strongest
-
-    def _strongest_in_slice(self, user_rows: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
-        n_rows, k = items.shape
-        counts = np.diff(user_rows.indptr)
-        strongest = np.full(items.shape, -1, dtype=np.int64)
-        nonempty = counts > 0
-        if not nonempty.any() or k == 0:
-            return strongest
-        entry_rows = np.repeat(np.arange(n_rows), counts)
-        sources = _positions_in(self.items, user_rows.indices)[:, None]
-        targets = np.where(items >= 0, _positions_in(self.items, np.maximum(items, 0).ravel()).reshape(items.shape), -1)
-        targets = targets[entry_rows]
-        kept = (sources >= 0) & (targets >= 0)
-        # contributions[e, i]: what the user's e-th entry adds to their i-th listed item (x_uj · B_ji).
-        contributions = np.where(kept, self.weights[np.maximum(sources, 0), np.maximum(targets, 0)], 0.0)
-        contributions *= user_rows.data[:, None].astype(np.float32)
-        starts = user_rows.indptr[:-1][nonempty]
-        best = np.maximum.reduceat(contributions, starts, axis=0)
-        entry_index = np.arange(len(entry_rows))[:, None]
-        row_best = np.zeros((n_rows, k), dtype=contributions.dtype)
-        row_best[nonempty] = best
-        first_best = np.minimum.reduceat(
-            np.where(contributions == row_best[entry_rows], entry_index, len(entry_rows)), starts, axis=0
-        )
-        strongest[nonempty] = np.where(best > 0, user_rows.indices[np.minimum(first_best, len(entry_rows) - 1)], -1)
-        return strongest
+        # One gather of the user's rows of ``B`` at the listed columns; items the model does not know add nothing.
+        contributions = self.weights[np.ix_(np.maximum(source_positions, 0), np.maximum(target_positions, 0))]
+        contributions[source_positions < 0] = 0.0
+        contributions[:, target_positions < 0] = 0.0
+        contributions *= user_row.data[:, None].astype(np.float32)
+        return contributions
 
 
 def _positions_in(sorted_items: np.ndarray, items: np.ndarray) -> np.ndarray:
