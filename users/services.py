@@ -369,11 +369,15 @@ def _refresh_token_locked(token: str) -> tuple[AbstractRefreshToken | None, Refr
 # --- The library -------------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def rating_upsert(*, user: User, movie: Movie, score: Decimal | float | str) -> Rating:
     """Create or change the user's one rating of the movie (0.5 to 5.0 in half steps) and add the change to the
     movie's statistics; ``movie`` is given the new ones."""
-    score = _clean_score(score)
+    return _rating_write(user=user, movie=movie, score=_clean_score(score))  # refused before any statement
+
+
+# Inside a caller's transaction (a mutation's), no savepoint of its own: a failure here rolls back the caller's.
+@transaction.atomic(savepoint=False)
+def _rating_write(*, user: User, movie: Movie, score: Decimal) -> Rating:
     # First: the library change's row lock serialises this user's library writes until the commit, so no second
     # rating of the movie can slip in between the read and the write below.
     library_changed(user_id=user.pk)
@@ -392,7 +396,7 @@ def rating_upsert(*, user: User, movie: Movie, score: Decimal | float | str) -> 
     return rating
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # as _rating_write
 def rating_delete(*, user: User, movie: Movie) -> int | None:
     """Remove the user's rating of the movie, if any; ``movie`` is given its new statistics. Returns the removed
     rating's primary key (None when there was none)."""

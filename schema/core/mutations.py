@@ -3,6 +3,7 @@
 import graphene
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from graphql import FieldNode
 
 from schema.core.errors import Error, errors_from_validation_error, unauthenticated
 
@@ -29,7 +30,7 @@ class BaseMutation(graphene.Mutation):
         if cls.login_required and not info.context.user.is_authenticated:
             raise unauthenticated()
         try:
-            with transaction.atomic():
+            with transaction.atomic(savepoint=not _alone_in_its_operation(info)):
                 payload = cls.perform(info, **arguments)
         except ValidationError as exc:
             return cls(errors=errors_from_validation_error(exc))
@@ -38,3 +39,11 @@ class BaseMutation(graphene.Mutation):
     @classmethod
     def perform(cls, info, **arguments) -> dict:
         raise NotImplementedError
+
+
+def _alone_in_its_operation(info) -> bool:
+    """Whether this is the operation's one root field. The operation runs in one transaction
+    (``ATOMIC_MUTATIONS``); a mutation alone in it needs no savepoint of its own: when it fails, the operation's
+    whole transaction is rolled back, which is its own. Beside other fields, its savepoint undoes only its writes."""
+    selections = info.operation.selection_set.selections
+    return len(selections) == 1 and isinstance(selections[0], FieldNode)
