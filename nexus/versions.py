@@ -42,17 +42,28 @@ DUE_CLOCK_MARGIN_SECONDS = 1.0
 # was not there. A request reads each counter once, whoever asks (the response cache, the account copy).
 _request_reads: ContextVar[dict[str, object] | None] = ContextVar("request_reads", default=None)
 _ABSENT = object()
+# Inside ``request_reads``: the counters this request will bump once its transaction commits (``version_bump``).
+_request_bumps: ContextVar[set[str] | None] = ContextVar("request_bumps", default=None)
 
 
 @contextmanager
 def request_reads() -> Iterator[None]:
     """Inside, each counter is read at most once (a request's answers and account are keyed by the same value);
     a bump made inside drops its key, so what runs after a mutation reads the new value."""
-    token = _request_reads.set({})
+    token, bumps_token = _request_reads.set({}), _request_bumps.set(set())
     try:
         yield
     finally:
         _request_reads.reset(token)
+        _request_bumps.reset(bumps_token)
+
+
+def request_bumps_now() -> None:
+    """Bump now what this request will bump once its transaction commits: for a request whose transaction
+    commits only after its answer is computed (a test's, ``ATOMIC_REQUESTS``), so that what runs after a mutation
+    already sees its bumps. The bumps on commit still follow."""
+    for key in sorted(_request_bumps.get() or ()):
+        version_bump_now(key)
 
 
 def counter_keys(keys: Sequence[str]) -> list[str]:
@@ -103,6 +114,8 @@ def versions_get(keys: Sequence[str]) -> list[int] | None:
 
 def version_bump(key: str) -> None:
     """Bump the counter after the current transaction commits (at once outside one)."""
+    if (bumps := _request_bumps.get()) is not None and transaction.get_connection().in_atomic_block:
+        bumps.add(key)
     transaction.on_commit(lambda: version_bump_now(key))
 
 
@@ -298,16 +311,23 @@ _viewer_copies_lock = threading.Lock()
 
 
 def viewer_copy(
-    viewer_id: str, name: str, compute: Callable[[], T], *, shared: bool = True, also: Sequence[str] = ()
+    viewer_id: str,
+    name: str,
+    compute: Callable[[], T],
+    *,
+    own: bool = True,
+    shared: bool = True,
+    also: Sequence[str] = (),
 ) -> T:
-    """``compute()``, or what it returned in this process for the same viewer and ``name`` while their data version
-    (with ``shared``, the shared versions too: what every answer is keyed by; and the counters ``also``) is the
-    same, at most ``VIEWER_COPY_SECONDS`` ago: a signed-in miss of the response cache (another document, other
-    variables) then reads nothing of the viewer's again. The versions are read before ``compute`` runs, so a change
-    committed meanwhile moves past what is kept; a change made around the services (SQL) shows within the bound.
-    Nothing is kept when a version cannot be read. What it returns is shared: callers must not change it."""
+    """``compute()``, or what it returned in this process for the same viewer and ``name`` while the versions it is
+    keyed by are the same (with ``own``, their data version; with ``shared``, the shared versions: what every answer
+    is keyed by; and the counters ``also``), at most ``VIEWER_COPY_SECONDS`` ago: a signed-in miss of the response
+    cache (another document, other variables) then reads nothing of the viewer's again. The versions are read
+    before ``compute`` runs, so a change committed meanwhile moves past what is kept; a change made around the
+    services (SQL) shows within the bound. Nothing is kept when a version cannot be read. What it returns is
+    shared: callers must not change it."""
     versions = (
-        viewer_version(viewer_id),
+        *([viewer_version(viewer_id)] if own else []),
         *(shared_versions() or [None] if shared else []),
         *((versions_get(list(also)) or [None]) if also else []),
     )

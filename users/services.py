@@ -375,11 +375,9 @@ def rating_upsert(*, user: User, movie: Movie, score: Decimal | float | str) -> 
     return _rating_write(user=user, movie=movie, score=_clean_score(score))  # refused before any statement
 
 
-# Inside a caller's transaction (a mutation's), no savepoint of its own: a failure here rolls back the caller's.
-@transaction.atomic(savepoint=False)
+@transaction.atomic(savepoint=False)  # inside a caller's transaction (a mutation's), a failure rolls back the caller's
 def _rating_write(*, user: User, movie: Movie, score: Decimal) -> Rating:
-    # First: the library change's row lock serialises this user's library writes until the commit, so no second
-    # rating of the movie can slip in between the read and the write below.
+    # First: its row lock serialises the user's library writes until the commit (no rating slips in between).
     library_changed(user_id=user.pk)
     now = timezone.now()
     rating = Rating.objects.filter(user=user, movie=movie).first()

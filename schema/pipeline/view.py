@@ -43,7 +43,7 @@ from graphql_jwt.settings import jwt_settings
 
 from nexus import metrics
 from nexus.answer_versions import answer_versions_collected
-from nexus.versions import request_reads, viewer_version_bump, viewer_version_bump_now
+from nexus.versions import request_bumps_now, request_reads, viewer_version_bump, viewer_version_bump_now
 from schema.pipeline import documents, limits, multipart, negotiation, persisted, ratelimit, response_cache
 from schema.pipeline.errors import client_error_format
 from schema.pipeline.execution import IdentityExecutionContext
@@ -329,6 +329,7 @@ class NexusGraphQLView(GraphQLView):
             # committed by now; when the whole request runs inside one (as in tests), bump again once that commits.
             viewer_version_bump_now(identity.subject)
             if transaction.get_connection().in_atomic_block:
+                request_bumps_now()  # what the mutation's services will bump (the account's version, say) too
                 viewer_version_bump(identity.subject)
         self.record(operation, errors=result.errors)
         if result.errors:

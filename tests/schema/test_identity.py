@@ -133,7 +133,7 @@ def test_a_bearer_token_does_not_open_an_admin_session(client, ada):
     assert client.get("/admin/").status_code == 302  # still sent to the login page
 
 
-# --- The account copy: read once per data version, never after a change (users/cache.py) -----------------------
+# --- The account copy: read once per account version, never after a change (users/cache.py) --------------------
 
 
 def account_reads(client, token, query="{ me { username } }") -> tuple[dict, int]:
@@ -143,15 +143,20 @@ def account_reads(client, token, query="{ me { username } }") -> tuple[dict, int
     return answer.json(), sum('FROM "users_user"' in query["sql"] for query in queries.captured_queries)
 
 
-def test_a_signed_in_account_is_read_once_per_data_version(client, ada):
+def test_a_signed_in_account_is_read_once_per_account_version(client, ada):
     token = f"Bearer {get_token(ada)}"
-    answer, reads = account_reads(client, token)
-    assert (answer["data"], reads) == ({"me": {"username": "ada"}}, 1)
-    assert account_reads(client, token)[1] == 0  # the next miss uses this process' copy
+    query = "{ me { username displayName } }"
+    answer, reads = account_reads(client, token, query)
+    assert (answer["data"], reads) == ({"me": {"username": "ada", "displayName": ""}}, 1)
+    assert account_reads(client, token, query)[1] == 0  # the next miss uses this process' copy
     toy_story = movie_global_id(Movie.objects.get(movielens_id=1))
     rate = f'mutation {{ rateMovie(movieId: "{toy_story}", score: 2) {{ rating {{ score }} }} }}'
     assert post(client, {"query": rate}, HTTP_AUTHORIZATION=token).json()["data"]["rateMovie"]["rating"]["score"] == 2
-    assert account_reads(client, token)[1] == 1  # her mutation moved her version: read again
+    assert account_reads(client, token, query)[1] == 0  # her library changed, not her account: the copy stands
+    rename = 'mutation { updateProfile(displayName: "Ada L.") { errors { code } } }'
+    assert post(client, {"query": rename}, HTTP_AUTHORIZATION=token).json()["data"]["updateProfile"]["errors"] == []
+    answer, reads = account_reads(client, token, query)
+    assert (answer["data"]["me"]["displayName"], reads) == ("Ada L.", 1)  # her account changed: read again
 
 
 def test_an_account_disabled_by_staff_is_refused_at_once_though_its_copy_is_warm(
