@@ -4,7 +4,8 @@
    TMDb loaded; bench users registered with ratings through the services; the recommender trained.
 2. Serve: gunicorn with the project's gunicorn.conf.py (2 workers per CPU, DEBUG off) with bench/settings.py, which adds
    the baseline view to Nexus' URLs, and one Celery worker on the bench queue (rateMovie's per-user refreshes).
-3. Load: wrk (bench/load.lua), a warm-up then a measured run per scenario.
+3. Load: wrk (bench/load.lua), a warm-up then a measured run per scenario, each GraphQL scenario just after a
+   baseline run of its own (the machine's speed drifts during a run; the server idle first).
 4. Report: a table on the terminal and in docs/benchmarks.md, with the machine and the targets.
 
 The exit status is 1 when a scenario answered with errors, 2 when the bench could not prepare, start or check what
@@ -37,9 +38,9 @@ from kombu import Connection
 from psycopg2 import sql
 
 from bench import BASELINE_PATH, report
-from bench.loadgen import LoadError, LoadResult, child_pids, run_scenario, wrk_path
+from bench.loadgen import LoadError, LoadResult, child_pids, processes_cpu_seconds, run_scenario, wrk_path
 from bench.processes import process_stop
-from bench.scenarios import HOT_MOVIES, SCENARIOS, BenchData, body, requests_for
+from bench.scenarios import HOT_MOVIES, SCENARIOS, BenchData, Scenario, body, requests_for
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -364,24 +365,19 @@ def measure(options: argparse.Namespace, *, work: Path, movielens: Path, tmdb: P
         sources = preflight(base_url, usernames=seed["usernames"], password=password)
         requests_file = work / "requests.tsv"
         results: dict[str, LoadResult] = {}
+        beside: dict[str, LoadResult] = {}  # the baseline measured just before each GraphQL scenario
         restarts: dict[str, int] = {}
-        for scenario in SCENARIOS:
-            # Fresh access tokens (they live 15 minutes by default) for however long the runs take.
-            data = BenchData(
-                tokens=[login(base_url, username, password) for username in seed["usernames"]],
-                movie_ids=seed["movie_ids"],
-                popular_movie_ids=seed["popular_movie_ids"],
-                rare_movie_ids=seed["rare_movie_ids"],
-            )
+        load = {
+            "base_url": base_url,
+            "connections": options.connections,
+            "requests_file": requests_file,
+            "server_pids": lambda: [
+                *(pid for process in (gunicorn, celery) for pid in (process.pid, *child_pids(process.pid)))
+            ],
+        }
+
+        def warmed_up_run(scenario: Scenario, data: BenchData) -> LoadResult:
             print(f"bench: {scenario.title}: {options.warmup:g} s warm-up, {options.duration:g} s measured", flush=True)
-            load = {
-                "base_url": base_url,
-                "connections": options.connections,
-                "requests_file": requests_file,
-                "server_pids": lambda: [
-                    *(pid for process in (gunicorn, celery) for pid in (process.pid, *child_pids(process.pid)))
-                ],
-            }
             for run_name, seconds in (("warm-up", options.warmup), ("measured", options.duration)):
                 requests = None
                 if scenario.build is not None:
@@ -390,10 +386,25 @@ def measure(options: argparse.Namespace, *, work: Path, movielens: Path, tmdb: P
                 if run_name == "measured":
                     restarted_before = _worker_restarts(gunicorn_log)
                 result = run_scenario(scenario.path, requests, seconds=seconds, **load)
-            results[scenario.key] = result
-            restarts[scenario.key] = _worker_restarts(gunicorn_log) - restarted_before
+            restarts[scenario.key] = restarts.get(scenario.key, 0) + _worker_restarts(gunicorn_log) - restarted_before
             if gunicorn.poll() is not None:
                 raise HarnessError(f"gunicorn exited during {scenario.title}:\n{_tail(gunicorn_log)}")
+            return result
+
+        for scenario in SCENARIOS:
+            # Fresh access tokens (they live 15 minutes by default) for however long the runs take.
+            data = BenchData(
+                tokens=[login(base_url, username, password) for username in seed["usernames"]],
+                movie_ids=seed["movie_ids"],
+                popular_movie_ids=seed["popular_movie_ids"],
+                rare_movie_ids=seed["rare_movie_ids"],
+            )
+            if scenario.build is not None:
+                # The machine's speed drifts during a run: each scenario is compared with a baseline measured just
+                # before it, once the server is idle (the refreshes a previous scenario queued are done).
+                server_idle_wait(load["server_pids"])
+                beside[scenario.key] = warmed_up_run(SCENARIOS[0], data)
+            results[scenario.key] = warmed_up_run(scenario, data)
         pending = queue_depth(options.broker_url, queue)
 
     notes = {
@@ -402,6 +413,7 @@ def measure(options: argparse.Namespace, *, work: Path, movielens: Path, tmdb: P
     }
     table = report.render(
         results=results,
+        beside=beside,
         scenarios=SCENARIOS,
         machine=machine,
         options=options,
@@ -415,7 +427,9 @@ def measure(options: argparse.Namespace, *, work: Path, movielens: Path, tmdb: P
     print(f"bench: wrote {options.output}", flush=True)
     if options.json:
         options.json.write_text(
-            report.as_json(results=results, machine=machine, timings=timings, notes=notes, restarts=restarts)
+            report.as_json(
+                results=results, beside=beside, machine=machine, timings=timings, notes=notes, restarts=restarts
+            )
         )
     return 1 if any(result.errors for result in results.values()) else 0
 
@@ -442,6 +456,17 @@ def preflight(base_url: str, *, usernames: list[str], password: str) -> dict[str
 def login(base_url: str, username: str, password: str) -> str:
     """An access token for the user, from the API's own tokenAuth."""
     return graphql_data(base_url, LOGIN, {"username": username, "password": password})["tokenAuth"]["token"]
+
+
+def server_idle_wait(server_pids, *, idle_cores: float = 0.1, timeout: float = 60) -> None:
+    """Wait until the server's processes use less than ``idle_cores`` over a second (or ``timeout`` passes)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = server_pids()
+        before = sum(processes_cpu_seconds(pids).values())
+        time.sleep(1)
+        if sum(processes_cpu_seconds(pids).values()) - before < idle_cores:
+            return
 
 
 def _worker_restarts(gunicorn_log: Path) -> int:

@@ -106,15 +106,22 @@ def command_line(argv: list[str]) -> str:
     return shlex.join(["bench/run", *argv[1:]])
 
 
-def targets(results: dict[str, LoadResult]) -> list[tuple[str, bool, str]]:
-    """(target, met, what was measured) for each target of the issue that these results can judge."""
-    baseline = results["baseline"].requests_per_second
+def ratio(results: dict[str, LoadResult], beside: dict[str, LoadResult], key: str) -> float | None:
+    """The scenario's requests/s as a multiple of the baseline's measured just before it (the run's first baseline
+    for a scenario without one of its own); None when that baseline served nothing."""
+    baseline = (beside.get(key) or results["baseline"]).requests_per_second
+    return results[key].requests_per_second / baseline if baseline else None
+
+
+def targets(results: dict[str, LoadResult], beside: dict[str, LoadResult]) -> list[tuple[str, bool, str]]:
+    """(target, met, what was measured) for each target of the issue that these results can judge: throughput
+    against the baseline measured beside each scenario."""
     checks = []
     for key, multiple in THROUGHPUT_TARGETS:
         if key not in results:
             continue
-        ratio = results[key].requests_per_second / baseline if baseline else 0.0
-        checks.append((f"{key} ≥ {multiple:g}× baseline requests/s", ratio >= multiple, f"{ratio:.2f}×"))
+        measured = ratio(results, beside, key) or 0.0
+        checks.append((f"{key} ≥ {multiple:g}× baseline requests/s", measured >= multiple, f"{measured:.2f}×"))
     # Hot reads, reads that miss the response cache and the write are judged apart: a rating is a transaction
     # with a row lock and queues a refresh that the worker computes on the same cores.
     for label, keys in (
@@ -132,6 +139,7 @@ def targets(results: dict[str, LoadResult]) -> list[tuple[str, bool, str]]:
 def render(
     *,
     results: dict[str, LoadResult],
+    beside: dict[str, LoadResult],
     scenarios: tuple[Scenario, ...],
     machine: dict[str, str],
     options,
@@ -141,9 +149,9 @@ def render(
     restarts: dict[str, int],
 ) -> Rendered:
     """The table, targets, error samples and context, as terminal text and as the markdown results block."""
-    baseline = results["baseline"].requests_per_second
+    first_baseline = results["baseline"].requests_per_second
     titles = {scenario.key: scenario.title for scenario in scenarios}
-    header = ("scenario", "requests/s", "p50 ms", "p99 ms", "errors", "× baseline")
+    header = ("scenario", "requests/s", "p50 ms", "p99 ms", "errors", "baseline beside it", "× baseline", "× first")
     rows = [
         (
             titles[key],
@@ -151,7 +159,9 @@ def render(
             f"{result.p50_ms:.1f}",
             f"{result.p99_ms:.1f}",
             f"{result.errors:,}",
-            f"{result.requests_per_second / baseline:.2f}" if baseline else "—",
+            f"{beside[key].requests_per_second:,.0f}" if key in beside else "—",
+            f"{measured:.2f}" if (measured := ratio(results, beside, key)) is not None else "—",
+            f"{result.requests_per_second / first_baseline:.2f}" if first_baseline else "—",
         )
         for key, result in results.items()
     ]
@@ -180,7 +190,7 @@ def render(
         )
         for key, result in results.items()
     ]
-    checks = targets(results)
+    checks = targets(results, beside)
     samples = [f"{titles[key]}: {sample}" for key, result in results.items() for sample in result.error_samples[:5]]
     setup = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())
     threads = f"{options.threads} threads each" if options.threads else "gunicorn.conf.py's threads (1: sync workers)"
@@ -204,6 +214,9 @@ def render(
         f"Measured {machine['date']} with `{command}` at commit {machine['commit']}.",
         "",
         _markdown_table(header, rows, numeric_from=1),
+        "",
+        '× baseline: against the baseline measured just before the scenario (its requests/s in "baseline beside'
+        " it\"); × first: against the run's first baseline, the first row.",
         "",
         *([f"**Note:** {warning}", ""] if warning else []),
         "| target | result | measured |",
@@ -280,6 +293,7 @@ def write_markdown(path: Path, results_block: str) -> None:
 def as_json(
     *,
     results: dict[str, LoadResult],
+    beside: dict[str, LoadResult],
     machine: dict[str, str],
     timings: dict[str, float],
     notes: dict,
@@ -293,10 +307,14 @@ def as_json(
             "errors": result.errors,
             "loadgen_cores": result.loadgen_cores,
             "server_cores": result.server_cores,
+            "baseline_beside_requests_per_second": beside[key].requests_per_second if key in beside else None,
+            "times_baseline": ratio(results, beside, key),
         }
         for key, result in results.items()
     }
-    checks = [{"target": target, "met": met, "measured": measured} for target, met, measured in targets(results)]
+    checks = [
+        {"target": target, "met": met, "measured": measured} for target, met, measured in targets(results, beside)
+    ]
     return json.dumps(
         {
             "scenarios": scenarios,

@@ -67,6 +67,9 @@ def test_quick_run_measures_every_scenario_without_errors_and_cleans_up(wrk, tmp
     for name, scenario in results["scenarios"].items():
         assert scenario["requests"] > 0, name
         assert scenario["errors"] == 0, (name, scenario["error_samples"])
+        # Every GraphQL scenario is judged against a baseline measured just before it.
+        assert (scenario["baseline_beside_requests_per_second"] is None) == (name == "baseline"), name
+        assert scenario["times_baseline"] > 0, name
     # What each scenario measured: the warm cache, or (the miss scenario, the baseline) no cache at all.
     hits = {name: scenario["cache_hits"] / scenario["requests"] for name, scenario in results["scenarios"].items()}
     misses = ("baseline", "movies-miss", "recommendations-miss", "rate", "rate-popular", "rate-rare")
@@ -86,7 +89,8 @@ def test_quick_run_measures_every_scenario_without_errors_and_cleans_up(wrk, tmp
     }
 
     document = output.read_text()
-    for text in ("| scenario | requests/s | p50 ms | p99 ms | errors | × baseline |", "PostgreSQL", "RabbitMQ"):
+    header = "| scenario | requests/s | p50 ms | p99 ms | errors | baseline beside it | × baseline | × first |"
+    for text in (header, "PostgreSQL", "RabbitMQ"):
         assert text in document
     assert "bench/run --quick" in document
     assert "requests/s" in completed.stdout and "× baseline" in completed.stdout
@@ -264,7 +268,7 @@ def _result(requests_per_second: float, p99_ms: float) -> loadgen.LoadResult:
     )
 
 
-def test_targets_compare_with_the_baseline_and_the_p99_limit():
+def test_targets_compare_with_the_baseline_beside_each_scenario_and_the_p99_limit():
     results = {
         "baseline": _result(100, 80),
         "movies": _result(250, 20),
@@ -273,19 +277,23 @@ def test_targets_compare_with_the_baseline_and_the_p99_limit():
         "rate": _result(50, 60),
         "mix": _result(160, 40),
     }
+    # The machine slowed down after the first baseline: the mix is judged against the one measured beside it.
+    beside = {key: _result(100, 80) for key in results if key != "baseline"} | {"mix": _result(80, 80)}
 
-    targets = {target: (met, measured) for target, met, measured in report.targets(results)}
+    targets = {target: (met, measured) for target, met, measured in report.targets(results, beside)}
 
     assert targets["movies ≥ 2× baseline requests/s"] == (True, "2.50×")
     assert targets["recommendations ≥ 1× baseline requests/s"] == (False, "0.90×")
     assert targets["p99 < 50 ms on every read"] == (True, "movies 20.0 ms, search 30.0 ms, recommendations 49.0 ms")
     assert targets["p99 < 50 ms on rateMovie"] == (False, "rate 60.0 ms")
-    assert targets["mix ≥ 1.5× baseline requests/s"] == (True, "1.60×")
+    assert targets["mix ≥ 1.5× baseline requests/s"] == (True, "2.00×")
     assert "movies-miss ≥ 0.8× baseline requests/s" not in targets  # not measured: not judged
 
+    results["mix"] = _result(110, 40)
     results["search"] = _result(90, 50)
-    targets = {target: (met, measured) for target, met, measured in report.targets(results)}
+    targets = {target: (met, measured) for target, met, measured in report.targets(results, beside)}
     assert targets["p99 < 50 ms on every read"][0] is False
+    assert targets["mix ≥ 1.5× baseline requests/s"] == (False, "1.38×")
 
 
 def test_bench_code_is_never_routed_in_production():
