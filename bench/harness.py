@@ -376,7 +376,8 @@ def measure(options: argparse.Namespace, *, work: Path, movielens: Path, tmdb: P
             ],
         }
 
-        def warmed_up_run(scenario: Scenario, data: BenchData) -> LoadResult:
+        def warmed_up_run(scenario: Scenario, data: BenchData) -> tuple[LoadResult, int]:
+            """The measured run after its warm-up, and how many gunicorn workers were recycled during it."""
             print(f"bench: {scenario.title}: {options.warmup:g} s warm-up, {options.duration:g} s measured", flush=True)
             for run_name, seconds in (("warm-up", options.warmup), ("measured", options.duration)):
                 requests = None
@@ -386,10 +387,9 @@ def measure(options: argparse.Namespace, *, work: Path, movielens: Path, tmdb: P
                 if run_name == "measured":
                     restarted_before = _worker_restarts(gunicorn_log)
                 result = run_scenario(scenario.path, requests, seconds=seconds, **load)
-            restarts[scenario.key] = restarts.get(scenario.key, 0) + _worker_restarts(gunicorn_log) - restarted_before
             if gunicorn.poll() is not None:
                 raise HarnessError(f"gunicorn exited during {scenario.title}:\n{_tail(gunicorn_log)}")
-            return result
+            return result, _worker_restarts(gunicorn_log) - restarted_before
 
         for scenario in SCENARIOS:
             # Fresh access tokens (they live 15 minutes by default) for however long the runs take.
@@ -403,8 +403,8 @@ def measure(options: argparse.Namespace, *, work: Path, movielens: Path, tmdb: P
                 # The machine's speed drifts during a run: each scenario is compared with a baseline measured just
                 # before it, once the server is idle (the refreshes a previous scenario queued are done).
                 server_idle_wait(load["server_pids"])
-                beside[scenario.key] = warmed_up_run(SCENARIOS[0], data)
-            results[scenario.key] = warmed_up_run(scenario, data)
+                beside[scenario.key], _ = warmed_up_run(SCENARIOS[0], data)
+            results[scenario.key], restarts[scenario.key] = warmed_up_run(scenario, data)
         pending = queue_depth(options.broker_url, queue)
 
     notes = {

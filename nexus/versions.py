@@ -279,7 +279,8 @@ def viewer_counter_register(key_for: Callable[[str], str]) -> None:
     """Some of a viewer's answers also depend on a counter of theirs under ``key_for(viewer_id)`` (their
     recommendations list's): those answers say so (``nexus.answer_versions.answer_depends_on``), and the counter is
     read with the viewer's data version, in the same round trip, so that checking it costs none."""
-    _viewer_counter_keys.append(key_for)
+    if key_for not in _viewer_counter_keys:  # an app's ready() may run again (tests): read each counter once
+        _viewer_counter_keys.append(key_for)
 
 
 def shared_versions() -> list[object] | None:
